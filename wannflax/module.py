@@ -129,7 +129,7 @@ class WANN(nn.Module):
         conn_weights = self.param(
             "conn_weights", nn.initializers.ones_init(), (self.max_conns,), jnp.float32
         )
-        _check_width(x, self.num_inputs)
+        x = _input_batch(x, self.num_inputs)
         weights = graph.weight_matrix(genome, conn_weights.astype(x.dtype))
         return self._layered_forward(genome, weights, x)
 
@@ -142,7 +142,7 @@ class WANN(nn.Module):
         the K weights share one batched matrix product per step.
         """
         genome = self.genome_variables()
-        _check_width(x, self.num_inputs)
+        x = _input_batch(x, self.num_inputs)
         shared_weights = jnp.asarray(shared_weights, x.dtype)
         counts = graph.weight_matrix(genome, jnp.ones(self.max_conns, x.dtype))
         if not self._sum_aggregation():
@@ -165,12 +165,21 @@ class WANN(nn.Module):
         return node_values[..., : self.num_outputs]
 
 
-def _check_width(x: jnp.ndarray, num_inputs: int) -> None:
+def _input_batch(x, num_inputs: int) -> jnp.ndarray:
+    """Checks the input width; integer and bool inputs become float32.
+
+    The weights are cast to the input dtype, so an integer batch (XOR patterns
+    written as ints) would otherwise truncate a shared weight of 0.5 to 0.
+    """
+    x = jnp.asarray(x)
     if x.ndim < 1 or x.shape[-1] != num_inputs:
         raise ValueError(
             f"Input batch has shape {tuple(x.shape)}; the network expects "
             f"[batch, {num_inputs}]."
         )
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    return x
 
 
 def used_activations(genome: Genome) -> Tuple[str, ...]:

@@ -35,6 +35,15 @@ def _pick(key, mask):
     return jax.random.categorical(key, jnp.where(jnp.any(mask), logits, 0.0))
 
 
+def _unless_skipped(applied, changed: Genome, genome: Genome) -> Genome:
+    """``changed`` if the operator applied, else ``genome`` untouched.
+
+    A skipped operator still computes its edit on an arbitrary slot (the first
+    one when none is free), so its raw result must never escape.
+    """
+    return jax.tree.map(lambda new, old: jnp.where(applied, new, old), changed, genome)
+
+
 def _first_free(valid, count=1):
     """The first ``count`` free slots and whether there are that many."""
     order = jnp.argsort(valid, stable=True)
@@ -68,7 +77,7 @@ def add_connection(genome: Genome, key) -> tuple:
         conn_enabled=genome.conn_enabled.at[slot].set(True),
         conn_valid=genome.conn_valid.at[slot].set(True),
     )
-    return changed, applied
+    return _unless_skipped(applied, changed, genome), applied
 
 
 def add_node(genome: Genome, key, pool_ids: jnp.ndarray) -> tuple:
@@ -96,7 +105,7 @@ def add_node(genome: Genome, key, pool_ids: jnp.ndarray) -> tuple:
         conn_enabled=genome.conn_enabled.at[split].set(False).at[conn_slots].set(True),
         conn_valid=genome.conn_valid.at[conn_slots].set(True),
     )
-    return changed, applied
+    return _unless_skipped(applied, changed, genome), applied
 
 
 def enable_connection(genome: Genome, key) -> tuple:
@@ -104,7 +113,8 @@ def enable_connection(genome: Genome, key) -> tuple:
     disabled = genome.conn_valid & ~genome.conn_enabled
     slot = _pick(key, disabled)
     changed = genome.replace(conn_enabled=genome.conn_enabled.at[slot].set(True))
-    return changed, jnp.any(disabled)
+    applied = jnp.any(disabled)
+    return _unless_skipped(applied, changed, genome), applied
 
 
 def change_activation(genome: Genome, key, pool_ids: jnp.ndarray) -> tuple:
@@ -118,7 +128,8 @@ def change_activation(genome: Genome, key, pool_ids: jnp.ndarray) -> tuple:
     changed = genome.replace(
         node_activation=genome.node_activation.at[node].set(activation)
     )
-    return changed, jnp.any(hidden) & jnp.any(choices)
+    applied = jnp.any(hidden) & jnp.any(choices)
+    return _unless_skipped(applied, changed, genome), applied
 
 
 def mutate(

@@ -1,0 +1,113 @@
+"""Whole runs from configs: names validated first, files written, workdirs kept."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from configs import xor as xor_config
+from wannflax import UnknownNameError
+from wannflax.experiment import WorkdirInUseError, train_and_evaluate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tiny_xor_config():
+    config = xor_config.get_config()
+    config.search.generations = 3
+    config.search.pop_size = 8
+    config.train.epochs = 2
+    return config
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("dataset", "cifar", "Unknown dataset 'cifar'.*digits, iris, mnist, xor"),
+        ("problem", "atari", "Unknown problem 'atari'.*supervised"),
+        ("loss", "hinge", "Unknown loss 'hinge'.*cross_entropy"),
+        ("train.optimizer", "adamx", "Unknown optimizer 'adamx'.*adamw"),
+        ("search.ranking", "spea2", "Unknown ranking 'spea2'.*nsga2"),
+        ("search.output_activation", "swish", "Unknown activation 'swish'.*tanh"),
+    ],
+)
+def test_unknown_names_fail_before_any_work_listing_choices(
+    tmp_path, field, value, message
+):
+    config = _tiny_xor_config()
+    section, _, key = field.rpartition(".")
+    (config[section] if section else config)[key] = value
+    with pytest.raises(UnknownNameError, match=message):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_unknown_activation_in_the_pool_is_refused(tmp_path):
+    config = _tiny_xor_config()
+    config.search.activation_options = ["tanh", "gelu"]
+    with pytest.raises(UnknownNameError, match="Unknown activation 'gelu'"):
+        train_and_evaluate(config, str(tmp_path / "run"))
+
+
+def test_unknown_config_field_lists_the_valid_ones(tmp_path):
+    config = _tiny_xor_config()
+    config.search.population = 10
+    with pytest.raises(ValueError, match="Unknown field.*population.*pop_size"):
+        train_and_evaluate(config, str(tmp_path / "run"))
+
+
+def test_a_run_writes_its_files_and_never_overwrites_silently(tmp_path):
+    workdir = str(tmp_path / "run")
+    report = train_and_evaluate(_tiny_xor_config(), workdir)
+    for name in (
+        "report.json",
+        "champion.json",
+        "metrics.jsonl",
+        "config.json",
+        "params",
+    ):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    with open(os.path.join(workdir, "report.json")) as handle:
+        written = json.load(handle)
+    assert written["shared_weight"] == report["shared_weight"]
+    assert set(written["shared_weight"]) == {
+        "-2.0",
+        "-1.0",
+        "-0.5",
+        "0.5",
+        "1.0",
+        "2.0",
+    }
+    for key in ("ensemble", "tuned_shared", "trained", "champion", "wall_seconds"):
+        assert key in written
+    with open(os.path.join(workdir, "metrics.jsonl")) as handle:
+        stages = [json.loads(line)["stage"] for line in handle]
+    assert stages == ["search"] * 3 + ["train"] * 2
+
+    before = open(os.path.join(workdir, "report.json")).read()
+    with pytest.raises(WorkdirInUseError, match="already holds a run"):
+        train_and_evaluate(_tiny_xor_config(), workdir)
+    assert open(os.path.join(workdir, "report.json")).read() == before
+
+
+def test_main_accepts_config_overrides(tmp_path):
+    workdir = tmp_path / "main_run"
+    command = [
+        sys.executable,
+        "-m",
+        "wannflax.main",
+        "--config=configs/xor.py",
+        f"--workdir={workdir}",
+        "--config.search.generations=2",
+        "--config.search.pop_size=8",
+        "--config.train.epochs=1",
+    ]
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(workdir / "config.json") as handle:
+        assert json.load(handle)["search"]["generations"] == 2
+    assert (workdir / "report.json").exists()

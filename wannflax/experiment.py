@@ -1,0 +1,204 @@
+"""A whole run from a config: search, weight training, report, files in a workdir."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from typing import Any, Dict
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+from absl import logging
+
+from wannflax import activations as activation_table
+from wannflax import datasets, ranking
+from wannflax.optimizers import OPTIMIZERS
+from wannflax.problems import LOSSES, PROBLEMS
+from wannflax.registry import parse_spec
+from wannflax.report import accuracy_table
+from wannflax.search import ArchitectureSearch, SearchConfig
+from wannflax.training import WeightTrainer, WeightTrainerConfig
+
+# Files a finished or running job leaves; their presence marks a used workdir.
+RUN_FILES = ("report.json", "champion.json", "metrics.jsonl", "config.json", "params")
+
+
+class WorkdirInUseError(FileExistsError):
+    """The workdir already holds a run."""
+
+
+def _dataclass_kwargs(
+    cls, section: ml_collections.ConfigDict, where: str, extra: tuple = ()
+) -> Dict[str, Any]:
+    names = {field.name for field in dataclasses.fields(cls)} | set(extra)
+    values = section.to_dict() if hasattr(section, "to_dict") else dict(section)
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(
+            f"Unknown field(s) {unknown} in config.{where}; the valid fields are: "
+            f"{', '.join(sorted(names))}."
+        )
+    return values
+
+
+def validate_names(config: ml_collections.ConfigDict) -> None:
+    """Checks every registry name in the config before any work starts."""
+    PROBLEMS.get(config.problem)
+    datasets.DATASETS.get(parse_spec(config.dataset)[0])
+    LOSSES.get(config.loss)
+    OPTIMIZERS.get(config.train.optimizer)
+    ranking.RANKINGS.get(config.search.get("ranking", "nsga2"))
+    for name in config.search.get("activation_options", ()):
+        activation_table.ACTIVATIONS.get(name)
+    activation_table.ACTIVATIONS.get(config.search.get("output_activation", "linear"))
+
+
+def search_config(config: ml_collections.ConfigDict) -> SearchConfig:
+    """The SearchConfig described by ``config.search`` (minus ``generations``)."""
+    values = _dataclass_kwargs(SearchConfig, config.search, "search", ("generations",))
+    values.pop("generations", None)
+    values.setdefault("seed", config.seed)
+    return SearchConfig(**values)
+
+
+def trainer_config(config: ml_collections.ConfigDict) -> WeightTrainerConfig:
+    """The WeightTrainerConfig described by ``config.train`` (minus ``epochs``)."""
+    values = _dataclass_kwargs(WeightTrainerConfig, config.train, "train", ("epochs",))
+    values.pop("epochs", None)
+    values.setdefault("seed", config.seed)
+    return WeightTrainerConfig(**values)
+
+
+def check_workdir(workdir: str, overwrite: bool) -> None:
+    """Refuses a workdir that holds an earlier run unless ``overwrite``."""
+    used = [name for name in RUN_FILES if os.path.exists(os.path.join(workdir, name))]
+    if used and not overwrite:
+        raise WorkdirInUseError(
+            f"The workdir {workdir!r} already holds a run ({', '.join(used)}); choose "
+            "another --workdir or pass --overwrite to replace it."
+        )
+
+
+def _write_json(path: str, payload: Any) -> None:
+    # Write-then-rename, so a reader never sees half a file.
+    partial = path + ".partial"
+    with open(partial, "w") as handle:
+        json.dump(payload, handle, indent=2)
+    os.replace(partial, path)
+
+
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
+) -> Dict[str, Any]:
+    """Runs search, training and evaluation, writing everything into ``workdir``.
+
+    Args:
+      config: see configs/default.py for the fields.
+      workdir: output directory (created if missing).
+      overwrite: replace the files of an earlier run in ``workdir``.
+
+    Returns:
+      The report (also written to ``workdir/report.json``).
+    """
+    validate_names(config)
+    search_settings = search_config(config)
+    train_settings = trainer_config(config)
+    if config.search.generations < 1 or config.train.epochs < 0:
+        raise ValueError(
+            "config.search.generations must be >= 1 and config.train.epochs >= 0."
+        )
+    check_workdir(workdir, overwrite)
+
+    problem = PROBLEMS.build(
+        config.problem,
+        dataset=config.dataset,
+        loss_fn=config.loss,
+        batch_size=config.batch_size,
+    )
+    search = ArchitectureSearch(problem, search_settings)
+    os.makedirs(workdir, exist_ok=True)
+    if overwrite:
+        for name in RUN_FILES:
+            path = os.path.join(workdir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    _write_json(
+        os.path.join(workdir, "config.json"), json.loads(config.to_json_best_effort())
+    )
+    logging.info(
+        "Searching %s: %d inputs, %d outputs, population %d, %d generations.",
+        config.dataset,
+        problem.num_inputs,
+        problem.num_outputs,
+        search_settings.pop_size,
+        config.search.generations,
+    )
+
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    with open(metrics_path, "a") as metrics_file:
+
+        def record(stage):
+            def write(metrics):
+                metrics_file.write(json.dumps({"stage": stage, **metrics}) + "\n")
+                metrics_file.flush()
+
+            return write
+
+        started = time.perf_counter()
+        champion = search.run(
+            config.search.generations,
+            callback=record("search"),
+            log_every=config.get("log_every", 1),
+        )
+        search_seconds = time.perf_counter() - started
+        _write_json(os.path.join(workdir, "champion.json"), champion.to_dict())
+
+        started = time.perf_counter()
+        trainer = WeightTrainer(champion, problem, train_settings)
+        trainer.fit(
+            config.train.epochs,
+            callback=record("train"),
+            log_every=config.get("log_every_epochs", 10),
+        )
+        train_seconds = time.perf_counter() - started
+
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(
+        os.path.abspath(os.path.join(workdir, "params")), trainer.get_weights()
+    )
+    checkpointer.wait_until_finished()
+
+    x_eval, y_eval = problem.x_test, problem.y_test
+    split = "test"
+    if x_eval is None:
+        x_eval, y_eval, split = problem.x_train, problem.y_train, "train"
+    table = accuracy_table(
+        champion,
+        problem,
+        x_eval,
+        y_eval,
+        search_settings.weight_values,
+        trainer.shared_weight,
+        trainer.get_weights(),
+    )
+    report = {
+        **table,
+        "evaluated_on": split,
+        "champion": {
+            "hidden_nodes": int(champion.num_hidden()),
+            "connections": int(champion.num_connections()),
+            "search_mean_fitness": float(search.state.champion_fitness[0]),
+        },
+        "generations": int(search.state.generation),
+        "wall_seconds": {"search": search_seconds, "train": train_seconds},
+        "devices": [str(device) for device in jax.devices()],
+    }
+    _write_json(os.path.join(workdir, "report.json"), report)
+    logging.info("Report: %s", json.dumps(report))
+    return report

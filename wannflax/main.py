@@ -1,0 +1,30 @@
+"""Command line entry: ``python -m wannflax.main --config=configs/digits.py``."""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from wannflax.experiment import train_and_evaluate
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config",
+    "configs/default.py",
+    "Path to an experiment config file.",
+    lock_config=True,
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", "runs/default", "Directory for the run's files."
+)
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Replace the files of an earlier run in --workdir."
+)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    logging.info("Config:\n%s", _CONFIG.value)
+    train_and_evaluate(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value)
+
+
+if __name__ == "__main__":
+    app.run(main)
