@@ -2,8 +2,30 @@
 
 from wannflax import activations, graph
 from wannflax.activations import register_activation
+from wannflax.datasets import load_dataset
 from wannflax.genome import Genome, InvalidGenomeError
 from wannflax.module import WANN, compile
+from wannflax.problems import SupervisedProblem
 from wannflax.registry import Registry, UnknownNameError
+from wannflax.search import ArchitectureSearch, SearchConfig
+from wannflax.training import WeightTrainer, WeightTrainerConfig
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "WANN",
+    "ArchitectureSearch",
+    "Genome",
+    "InvalidGenomeError",
+    "Registry",
+    "SearchConfig",
+    "SupervisedProblem",
+    "UnknownNameError",
+    "WeightTrainer",
+    "WeightTrainerConfig",
+    "activations",
+    "compile",
+    "graph",
+    "load_dataset",
+    "register_activation",
+]

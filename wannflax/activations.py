@@ -9,7 +9,7 @@ building a module or a search, since compiled code sees the table as it was.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
 
@@ -29,19 +29,19 @@ class Activation:
 
     name: str
     fn: Callable
-    torch_fn: Optional[Callable] = None
-    paper_id: Optional[int] = None
+    torch_fn: Callable | None = None
+    paper_id: int | None = None
 
 
 ACTIVATIONS: Registry = Registry("activation")
-_TABLE: List[Activation] = []
+_TABLE: list[Activation] = []
 
 
 def register_activation(
     name: str,
     fn: Callable,
-    torch_fn: Optional[Callable] = None,
-    paper_id: Optional[int] = None,
+    torch_fn: Callable | None = None,
+    paper_id: int | None = None,
 ) -> Activation:
     """Adds an activation to the table and returns its entry.
 
@@ -77,7 +77,7 @@ def activation_name(table_id: int) -> str:
     return _TABLE[int(table_id)].name
 
 
-def activation_names() -> Tuple[str, ...]:
+def activation_names() -> tuple[str, ...]:
     """All registered names in table order."""
     return tuple(entry.name for entry in _TABLE)
 
@@ -151,11 +151,11 @@ _BUILTINS = (
 for _paper_id, (_name, _fn) in enumerate(_BUILTINS, start=1):
     register_activation(_name, _fn, _torch_builtin(_name), paper_id=_paper_id)
 
-PAPER_ACTIVATIONS: Tuple[str, ...] = tuple(name for name, _ in _BUILTINS)
+PAPER_ACTIVATIONS: tuple[str, ...] = tuple(name for name, _ in _BUILTINS)
 # The release's hidden-node pools: control tasks use ids 1-10; classification
 # uses every function except the step.
-CONTROL_POOL: Tuple[str, ...] = PAPER_ACTIVATIONS[:10]
-CLASSIFICATION_POOL: Tuple[str, ...] = tuple(
+CONTROL_POOL: tuple[str, ...] = PAPER_ACTIVATIONS[:10]
+CLASSIFICATION_POOL: tuple[str, ...] = tuple(
     n for n in PAPER_ACTIVATIONS if n != "step"
 )
 

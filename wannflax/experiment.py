@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import time
-from typing import Any, Dict
+from typing import Any
 
 import jax
 import ml_collections
@@ -33,7 +33,7 @@ class WorkdirInUseError(FileExistsError):
 
 def _dataclass_kwargs(
     cls, section: ml_collections.ConfigDict, where: str, extra: tuple = ()
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     names = {field.name for field in dataclasses.fields(cls)} | set(extra)
     values = section.to_dict() if hasattr(section, "to_dict") else dict(section)
     unknown = sorted(set(values) - names)
@@ -93,7 +93,7 @@ def _write_json(path: str, payload: Any) -> None:
 
 def train_and_evaluate(
     config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Runs search, training and evaluation, writing everything into ``workdir``.
 
     Args:

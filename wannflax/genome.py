@@ -8,7 +8,8 @@ a leading axis, so one compiled function serves every genome of a capacity.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -87,14 +88,14 @@ class Genome:
         """Number of hidden nodes (per genome for a population)."""
         return jnp.sum(self.node_valid & (self.node_kind == HIDDEN), axis=-1)
 
-    def arrays(self) -> Dict[str, jnp.ndarray]:
+    def arrays(self) -> dict[str, jnp.ndarray]:
         """The array fields as a dict (the module's ``genome`` collection)."""
         return {name: getattr(self, name) for name in ARRAY_FIELDS}
 
     @classmethod
     def from_arrays(
         cls, arrays: Mapping[str, Any], num_inputs: int, num_outputs: int
-    ) -> "Genome":
+    ) -> Genome:
         """Rebuilds a genome from :meth:`arrays` output."""
         missing = [name for name in ARRAY_FIELDS if name not in arrays]
         if missing:
@@ -105,14 +106,14 @@ class Genome:
             num_outputs=num_outputs,
         )
 
-    def index(self, i) -> "Genome":
+    def index(self, i) -> Genome:
         """The i-th genome of a population."""
         return jax.tree.map(lambda leaf: leaf[i], self)
 
     @classmethod
     def empty(
         cls, num_inputs: int, num_outputs: int, max_nodes: int, max_conns: int
-    ) -> "Genome":
+    ) -> Genome:
         """A genome with the fixed nodes and no connections.
 
         Raises:
@@ -155,10 +156,10 @@ class Genome:
         num_inputs: int,
         num_outputs: int,
         edges: Iterable[Sequence[Any]],
-        activations: Optional[Mapping[int, str]] = None,
-        max_nodes: Optional[int] = None,
-        max_conns: Optional[int] = None,
-    ) -> "Genome":
+        activations: Mapping[int, str] | None = None,
+        max_nodes: int | None = None,
+        max_conns: int | None = None,
+    ) -> Genome:
         """Builds a genome by hand.
 
         Args:
@@ -268,7 +269,7 @@ class Genome:
         )
         return [
             (int(s), int(t), bool(e))
-            for s, t, e, v in zip(source, target, enabled, valid)
+            for s, t, e, v in zip(source, target, enabled, valid, strict=True)
             if v
         ]
 
@@ -279,6 +280,21 @@ class Genome:
         num_fixed = self.num_fixed_nodes
         if not node_valid[:num_fixed].all():
             raise InvalidGenomeError("A bias, input or output slot is marked invalid.")
+        # Mutation reads the kinds, so they must agree with the numbering (a
+        # bias slot marked hidden could otherwise receive connections).
+        expected_kind = np.full(self.max_nodes, HIDDEN)
+        expected_kind[0] = BIAS
+        expected_kind[1 : 1 + self.num_inputs] = INPUT
+        expected_kind[1 + self.num_inputs : num_fixed] = OUTPUT
+        wrong = np.flatnonzero(node_valid & (arrays["node_kind"] != expected_kind))
+        if wrong.size:
+            node = int(wrong[0])
+            kind = int(arrays["node_kind"][node])
+            raise InvalidGenomeError(
+                f"Node {node} has kind {NODE_KIND_NAMES.get(kind, kind)!r} but slot "
+                f"{node} is a {NODE_KIND_NAMES[int(expected_kind[node])]} slot: nodes "
+                "are numbered bias, inputs, outputs, then hidden."
+            )
         for slot in np.flatnonzero(arrays["conn_valid"]):
             source = int(arrays["conn_source"][slot])
             target = int(arrays["conn_target"][slot])
@@ -310,13 +326,18 @@ class Genome:
             (int(arrays["conn_source"][s]), int(arrays["conn_target"][s]))
             for s in np.flatnonzero(arrays["conn_valid"])
         ]
+        seen = set()
+        for source, target in pairs:
+            if (source, target) in seen:
+                raise InvalidGenomeError(f"Duplicate connection {source}->{target}.")
+            seen.add((source, target))
         cycle = _find_cycle(self.max_nodes, pairs)
         if cycle:
             raise InvalidGenomeError(
                 "The connections contain a cycle: " + " -> ".join(map(str, cycle))
             )
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description of a single genome (names, not ids)."""
         arrays = jax.device_get(self.arrays())
         valid_nodes = np.flatnonzero(arrays["node_valid"])
@@ -349,7 +370,7 @@ class Genome:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Genome":
+    def from_dict(cls, data: Mapping[str, Any]) -> Genome:
         """Inverse of :meth:`to_dict`; the result is validated."""
         if data.get("format") != "wannflax.genome":
             raise InvalidGenomeError(
@@ -371,6 +392,11 @@ class Genome:
             node_id = int(node["id"])
             if not 0 <= node_id < genome.max_nodes:
                 raise InvalidGenomeError(f"Unknown node {node_id}: over capacity.")
+            if node["kind"] not in kinds:
+                raise InvalidGenomeError(
+                    f"Node {node_id} has unknown kind {node['kind']!r}; the kinds are "
+                    f"{', '.join(kinds)}."
+                )
             arrays["node_valid"][node_id] = True
             arrays["node_kind"][node_id] = kinds[node["kind"]]
             arrays["node_activation"][node_id] = _activation_id(node["activation"])

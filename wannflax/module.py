@@ -13,7 +13,7 @@ steps evaluate any feed-forward genome exactly, however its slots are ordered.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -48,8 +48,8 @@ class WANN(nn.Module):
     num_outputs: int
     max_nodes: int
     max_conns: int
-    activation_names: Tuple[str, ...] = activation_table.PAPER_ACTIVATIONS
-    num_layers: Optional[int] = None
+    activation_names: tuple[str, ...] = activation_table.PAPER_ACTIVATIONS
+    num_layers: int | None = None
 
     def genome_variables(self) -> Genome:
         """The genome held in the ``genome`` collection (an empty one at init)."""
@@ -182,7 +182,7 @@ def _input_batch(x, num_inputs: int) -> jnp.ndarray:
     return x
 
 
-def used_activations(genome: Genome) -> Tuple[str, ...]:
+def used_activations(genome: Genome) -> tuple[str, ...]:
     """Names of the activations a concrete genome's valid nodes use."""
     ids = np.unique(np.asarray(genome.node_activation)[np.asarray(genome.node_valid)])
     return tuple(activation_table.activation_name(i) for i in ids)
@@ -190,8 +190,8 @@ def used_activations(genome: Genome) -> Tuple[str, ...]:
 
 def make_module(
     genome: Genome,
-    activation_names: Optional[Sequence[str]] = None,
-    num_layers: Optional[int] = None,
+    activation_names: Sequence[str] | None = None,
+    num_layers: int | None = None,
     module_class: type = WANN,
 ) -> WANN:
     """A module for genomes shaped like ``genome`` (single or population)."""

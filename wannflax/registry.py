@@ -7,7 +7,8 @@ Names can carry keyword arguments, big_vision style: ``"adamw(b1=0.8)"``.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable, Dict, Generic, List, Tuple, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -19,7 +20,7 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
-def parse_spec(spec: str) -> Tuple[str, Dict[str, Any]]:
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Splits ``"name(a=1, b='x')"`` into ``("name", {"a": 1, "b": "x"})``.
 
     Args:
@@ -69,7 +70,7 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str):
         self.kind = kind
-        self._entries: Dict[str, T] = {}
+        self._entries: dict[str, T] = {}
 
     def register(
         self, name: str | None = None, *, overwrite: bool = False
@@ -112,7 +113,7 @@ class Registry(Generic[T]):
         name, kwargs = parse_spec(spec)
         return self.get(name)(**{**kwargs, **extra})
 
-    def names(self) -> List[str]:
+    def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._entries)
 

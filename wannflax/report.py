@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +37,8 @@ def accuracy_table(
     y: jnp.ndarray,
     weight_values: Sequence[float],
     tuned_weight: float,
-    trained_params: Optional[Any] = None,
-) -> Dict[str, Any]:
+    trained_params: Any | None = None,
+) -> dict[str, Any]:
     """Evaluates a champion in the shape of the paper's MNIST table.
 
     Args:
@@ -61,10 +62,11 @@ def accuracy_table(
     metric = jax.vmap(problem.metric, in_axes=(0, None))(outputs, y)
     metric = np.asarray(metric, np.float64)
     name = problem.metric_name
-    table: Dict[str, Any] = {
+    table: dict[str, Any] = {
         "metric": name,
         "shared_weight": {
-            str(float(w)): float(m) for w, m in zip(weight_values, metric[:-1])
+            str(float(w)): float(m)
+            for w, m in zip(weight_values, metric[:-1], strict=True)
         },
     }
     if name == "accuracy" and problem.loss_name == "cross_entropy":

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,7 @@ from wannflax import activations as activation_table
 from wannflax import mutation, ranking
 from wannflax.genome import Genome
 from wannflax.module import WANN, make_module
+from wannflax.registry import UnknownNameError
 
 PAPER_WEIGHTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
 
@@ -74,12 +76,21 @@ class SearchConfig:
 
     def validate(self, num_inputs: int, num_outputs: int) -> None:
         """Raises ValueError / UnknownNameError naming the first bad field."""
-        for name in self.activation_options:
-            activation_table.ACTIVATIONS.get(name)
         if not self.activation_options:
             raise ValueError("SearchConfig.activation_options is empty.")
-        activation_table.ACTIVATIONS.get(self.output_activation)
-        ranking.RANKINGS.get(self.ranking)
+        lookups = [
+            ("activation_options", activation_table.ACTIVATIONS, n)
+            for n in self.activation_options
+        ]
+        lookups += [
+            ("output_activation", activation_table.ACTIVATIONS, self.output_activation),
+            ("ranking", ranking.RANKINGS, self.ranking),
+        ]
+        for field, registry, name in lookups:
+            try:
+                registry.get(name)
+            except UnknownNameError as error:
+                raise UnknownNameError(f"SearchConfig.{field}: {error}") from None
         if self.pop_size < 2:
             raise ValueError(
                 f"SearchConfig.pop_size must be at least 2, got {self.pop_size}."
@@ -233,14 +244,14 @@ class ArchitectureSearch:
     def __init__(
         self,
         problem: Any,
-        config: Optional[SearchConfig] = None,
+        config: SearchConfig | None = None,
         module_class: type = WANN,
     ):
         self.problem = problem
         self.config = config or SearchConfig()
         self.config.validate(problem.num_inputs, problem.num_outputs)
         self.module_class = module_class
-        self.history: List[Dict[str, float]] = []
+        self.history: list[dict[str, float]] = []
         self.trace_count = 0
         template = Genome.empty(
             problem.num_inputs,
@@ -315,6 +326,7 @@ class ArchitectureSearch:
         fitness = self.evaluate(population, eval_key)
         nonfinite = jnp.sum(jnp.isneginf(fitness))
         fitness_mean, fitness_max = fitness.mean(axis=1), fitness.max(axis=1)
+        finite = jnp.isfinite(fitness_mean)
         connections = population.num_connections()
 
         best = _select_champion(fitness_mean, connections)
@@ -366,9 +378,8 @@ class ArchitectureSearch:
             "generation": state.generation,
             "best_mean": fitness_mean[best],
             "best_max": jnp.max(fitness_max),
-            "population_mean": jnp.mean(
-                jnp.where(jnp.isfinite(fitness_mean), fitness_mean, 0.0)
-            ),
+            "population_mean": jnp.sum(jnp.where(finite, fitness_mean, 0.0))
+            / jnp.maximum(jnp.sum(finite), 1),
             "mean_connections": jnp.mean(connections.astype(jnp.float32)),
             "champion_mean": champion_fitness[0],
             "champion_max": champion_fitness[1],
@@ -391,7 +402,7 @@ class ArchitectureSearch:
 
     # -- the driver ----------------------------------------------------------
 
-    def step(self) -> Dict[str, float]:
+    def step(self) -> dict[str, float]:
         """Runs one generation; returns its metrics as Python numbers."""
         self.state, metrics = self._step(self.state)
         return {k: v.item() for k, v in jax.device_get(metrics).items()}
@@ -399,7 +410,7 @@ class ArchitectureSearch:
     def run(
         self,
         generations: int,
-        callback: Optional[Callable[[Dict[str, float]], None]] = None,
+        callback: Callable[[dict[str, float]], None] | None = None,
         log_every: int = 1,
     ) -> Genome:
         """Runs ``generations`` generations and returns the champion genome.
@@ -425,6 +436,12 @@ class ArchitectureSearch:
             if callback is not None:
                 callback(metrics)
             generation = int(metrics["generation"])
+            if metrics["nonfinite"]:
+                logging.warning(
+                    "generation %d: %d non-finite evaluations scored as the worst.",
+                    generation,
+                    metrics["nonfinite"],
+                )
             if log_every and (generation % log_every == 0 or _ == generations - 1):
                 logging.info(
                     "generation %d: best mean %.4f max %.4f | champion mean %.4f, "
@@ -441,5 +458,16 @@ class ArchitectureSearch:
 
     @property
     def champion(self) -> Genome:
-        """The best genome seen so far."""
+        """The best genome seen so far.
+
+        Raises:
+          RuntimeError: if no genome has had a finite fitness yet; a genome
+            whose fitness was NaN or infinite is never a champion.
+        """
+        if not np.isfinite(float(self.state.champion_fitness[0])):
+            raise RuntimeError(
+                f"No champion: after {int(self.state.generation)} generations no genome "
+                f"has had a finite fitness ({int(self.state.nonfinite_evaluations)} "
+                "non-finite evaluations). Check the problem's fitness for NaN or inf."
+            )
         return jax.device_get(self.state.champion)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -49,10 +50,10 @@ class WeightTrainerConfig:
     learning_rate: float = 0.01
     weight_decay: float = 0.0
     batch_size: int = 64
-    shared_weight: Optional[float] = None
+    shared_weight: float | None = None
     tuning_grid: Sequence[float] = TUNING_GRID
     seed: int = 0
-    optimizer_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    optimizer_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         """Raises naming the first bad field."""
@@ -115,7 +116,7 @@ class WeightTrainer:
         self,
         genome: Genome,
         problem: Any,
-        config: Optional[WeightTrainerConfig] = None,
+        config: WeightTrainerConfig | None = None,
         module_class: type = WANN,
     ):
         self.config = config or WeightTrainerConfig()
@@ -152,7 +153,7 @@ class WeightTrainer:
             step=jnp.array(0, jnp.int32),
             key=jax.random.PRNGKey(self.config.seed),
         )
-        self.history: List[Dict[str, float]] = []
+        self.history: list[dict[str, float]] = []
         num_train = int(problem.x_train.shape[0])
         self.batch_size = min(self.config.batch_size, num_train)
         self.steps_per_epoch = num_train // self.batch_size
@@ -189,9 +190,9 @@ class WeightTrainer:
     def fit(
         self,
         epochs: int,
-        callback: Optional[Callable[[Dict[str, float]], None]] = None,
+        callback: Callable[[dict[str, float]], None] | None = None,
         log_every: int = 10,
-    ) -> "WeightTrainer":
+    ) -> WeightTrainer:
         """Trains for ``epochs`` passes over the training set.
 
         Args:
@@ -231,7 +232,7 @@ class WeightTrainer:
         """The trained parameter tree ``{"conn_weights": f32[max_conns]}``."""
         return jax.device_get(self.state.params)
 
-    def get_variables(self) -> Dict[str, Any]:
+    def get_variables(self) -> dict[str, Any]:
         """All module variables: trained params and the genome."""
         return {"params": self.get_weights(), "genome": self.genome_variables}
 
