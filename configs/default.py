@@ -16,17 +16,17 @@ def get_config() -> ml_collections.ConfigDict:
     config.dataset = "digits"
     config.loss = "cross_entropy"
     config.batch_size = 1000  # samples per generation, shared by all genomes
-    config.log_every = 10  # generations between log lines
+    config.log_every = 1  # generations between log lines
     config.log_every_epochs = 10
 
     config.search = ml_collections.ConfigDict()
-    config.search.generations = 300
+    config.search.generations = 600
     config.search.pop_size = 256
     config.search.max_nodes = 128
     config.search.max_connections = 768
     config.search.activation_options = list(CLASSIFICATION_POOL)
     config.search.weight_values = [-2.0, -1.0, -0.5, 0.5, 1.0, 2.0]
-    config.search.prob_init_enable = 0.25
+    config.search.prob_init_enable = 0.5
     config.search.prob_add_connection = 0.20
     config.search.prob_add_node = 0.25
     config.search.prob_enable = 0.05
@@ -37,12 +37,17 @@ def get_config() -> ml_collections.ConfigDict:
     config.search.tournament_size = 32
     config.search.prob_mean_connections = 0.8
     config.search.ranking = "nsga2"
-    config.search.output_activation = "linear"
+    # The release keeps outputs linear. A linear output fed by one connection
+    # flips sign with the shared weight, so under the paper's +-weights every
+    # direct input->output link votes for the wrong class half the time; |.|
+    # outputs make such links (and any network whose output is odd or even
+    # in w) give the same ranking for w and -w. See BUILD_NOTES.md.
+    config.search.output_activation = "abs"
 
     config.train = ml_collections.ConfigDict()
-    config.train.optimizer = "adam"
-    config.train.learning_rate = 0.02
-    config.train.weight_decay = 0.0
+    config.train.optimizer = "adamw"
+    config.train.learning_rate = 0.01
+    config.train.weight_decay = 0.001
     config.train.batch_size = 64
-    config.train.epochs = 100
+    config.train.epochs = 300
     return config
