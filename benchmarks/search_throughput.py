@@ -1,8 +1,10 @@
 """Generations per second and network evaluations per second of the search.
 
 python benchmarks/search_throughput.py --pop_size=256 --batch_size=1000
+python benchmarks/search_throughput.py --warmup_generations=400
 
-Digits, six shared weights, 1000-sample batches by default. Network
+Digits with the default config's search settings, six shared weights,
+1000-sample batches by default. Network
 evaluations = genomes x weights x samples per generation. The first
 generation (compilation) is timed separately and excluded from the rate.
 """
@@ -22,6 +24,11 @@ _MAX_NODES = flags.DEFINE_integer("max_nodes", 128, "Node capacity.")
 _MAX_CONNS = flags.DEFINE_integer("max_connections", 768, "Connection capacity.")
 _GENERATIONS = flags.DEFINE_integer("generations", 30, "Timed generations.")
 _DATASET = flags.DEFINE_string("dataset", "digits", "Dataset name.")
+_WARMUP = flags.DEFINE_integer(
+    "warmup_generations",
+    0,
+    "Untimed generations before timing: later generations hold larger genomes.",
+)
 
 
 def main(_):
@@ -30,13 +37,16 @@ def main(_):
         pop_size=_POP.value,
         max_nodes=_MAX_NODES.value,
         max_connections=_MAX_CONNS.value,
-        prob_init_enable=0.25,
+        prob_init_enable=0.5,
+        output_activation="abs",
+        tournament_size=32,
     )
     search = ArchitectureSearch(problem, config)
     start = time.perf_counter()
     search.step()
     compile_seconds = time.perf_counter() - start
 
+    search.run(_WARMUP.value, log_every=0)
     start = time.perf_counter()
     search.run(_GENERATIONS.value, log_every=0)
     seconds = time.perf_counter() - start
@@ -52,6 +62,7 @@ def main(_):
         "max_connections": config.max_connections,
         "devices": [str(d) for d in jax.devices()],
         "first_generation_seconds": round(compile_seconds, 2),
+        "warmup_generations": _WARMUP.value,
         "generations_per_second": round(rate, 3),
         "network_evaluations_per_second": round(rate * evaluations),
         "traces": search.trace_count,

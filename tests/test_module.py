@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wannflax import activations, compile
+from wannflax import activations, compile, graph
 from wannflax.genome import Genome
 from wannflax.module import make_module
 
@@ -359,6 +359,20 @@ def test_the_sweep_equals_apply_with_every_connection_weight_set_to_w():
     chex.assert_shape(swept, (len(RANDOM_GENOMES), 6, 16, 2))
     chex.assert_tree_all_finite(swept)
     np.testing.assert_allclose(swept, applied, rtol=1e-6, atol=1e-6)
+
+
+def test_the_sweep_over_the_used_width_equals_the_full_sweep():
+    # Slots past the last valid node hold nothing, so cutting them off is exact.
+    module = make_module(RANDOM_GENOMES[0], activations.CLASSIFICATION_POOL)
+    x = jax.random.uniform(jax.random.PRNGKey(2), (8, 3), minval=-1, maxval=1)
+    for genome in RANDOM_GENOMES:
+        width = int(graph.used_width(genome))
+        last_valid = int(np.flatnonzero(np.asarray(genome.node_valid))[-1])
+        assert width == max(last_valid + 1 - 4, 2)
+        variables = {"genome": genome.arrays()}
+        full = module.apply(variables, x, PAPER_WEIGHTS, method=module.sweep)
+        cut = module.apply(variables, x, PAPER_WEIGHTS, width, method=module.sweep)
+        np.testing.assert_allclose(cut, full, rtol=1e-6, atol=1e-6)
 
 
 def test_the_sweep_of_a_compiled_genome_matches_its_apply():

@@ -26,6 +26,7 @@ from wannflax.network_io import (
     save_wann_out,
 )
 
+# The shared data folder sits beside the checkout.
 DATA = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     "..",
@@ -33,8 +34,6 @@ DATA = os.path.join(
     "data",
     "wann_paper",
 )
-if not os.path.isdir(DATA):  # the shared folder sits beside the checkout
-    DATA = "/work/shared/data/wann_paper"
 SWING_OUT = os.path.join(DATA, "swing.out")
 SWING_TUNED = os.path.join(DATA, "cartpole_swingup.wann.json")
 SWING_TUNED_BIAS = -1.5
@@ -175,9 +174,7 @@ def test_swing_out_with_tuned_weights_matches_the_reference_forward():
     module, variables = compile(genome, shared_weight=SWING_TUNED_BIAS)
     variables = {**variables, "params": params}
     x = observations(seed=1)
-    expected = reference_forward(
-        SWING_OUT, x, 5, 1, weights=offsets + SWING_TUNED_BIAS
-    )
+    expected = reference_forward(SWING_OUT, x, 5, 1, weights=offsets + SWING_TUNED_BIAS)
     np.testing.assert_allclose(
         forward64(module, variables, x), expected, rtol=0, atol=1e-5
     )
@@ -287,9 +284,7 @@ def test_small_out_with_stored_weights_gives_hand_computed_outputs(small_out):
     np.testing.assert_allclose(outputs, [[85.5625], [1.0]], rtol=1e-6)
 
 
-def test_small_out_with_tuned_weights_gives_hand_computed_outputs(
-    small_out, tmp_path
-):
+def test_small_out_with_tuned_weights_gives_hand_computed_outputs(small_out, tmp_path):
     tuned = tmp_path / "small.wann.json"
     tuned.write_text("[[0.1, 0.2, 0.3, 0.4, 0.5], 7.5]")
     genome, params = load_wann_out(small_out, 2, 1, tuned_weights=tuned, tuned_bias=1.0)
@@ -335,37 +330,44 @@ def write(tmp_path, text, name="bad.out"):
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "text, num_inputs, message",
     [
         # a row with N values instead of N+1
-        ("0,1,0,1\n0,0,1\n0,0,0,1\n", r"row 1 \(line 2\) has 3 values.*needs 4"),
-        # non-numeric entry
-        ("0,1,0,1\n0,0,x,1\n0,0,0,1\n", r"row 1, column 2 \(line 2\) is not a number: 'x'"),
+        ("0,1,0,1\n0,0,1\n0,0,0,1\n", 1, r"row 1 \(line 2\) has 3 values.*needs 4"),
+        # a non-numeric entry
+        (
+            "0,1,0,1\n0,0,x,1\n0,0,0,1\n",
+            1,
+            r"row 1, column 2 \(line 2\) is not a number: 'x'",
+        ),
         # a connection into an input (file row 2 -> column 1)
         (
-            "0,0,1,0,1\n0,0,0,1,1\n0,1,0,1,1\n0,0,0,0,1\n",
+            "0,0,0,1,1\n0,0,0,1,1\n0,1,0,1,1\n0,0,0,0,1\n",
+            2,
             r"row 2, column 1: a connection from input 2 into input 1",
         ),
         # a connection into the bias
-        ("0,0,1,1\n1,0,1,1\n0,0,0,1\n", r"row 1, column 0: .* into the bias"),
-        # a backwards edge closing a cycle between two hidden nodes
+        ("0,0,1,1\n1,0,1,1\n0,0,0,1\n", 1, r"row 1, column 0: .* into the bias"),
+        # a backward edge closing a cycle between the hidden rows 2 and 3
         (
             "0,0,1,0,0,1\n0,0,0,0,1,1\n0,0,0,1,0,1\n0,0,1,0,1,1\n0,0,0,0,0,1\n",
-            r"row 3, column 2: .*points backwards.*cycle",
+            1,
+            r"row 3, column 2: .*a backward edge.*cycle",
         ),
         # a self-loop
-        ("0,0,1,0,1\n0,0,1,0,1\n0,0,1,1,1\n0,0,0,0,1\n", r"row 2, column 2: .*self-loop"),
+        (
+            "0,0,1,0,1\n0,0,1,0,1\n0,0,1,1,1\n0,0,0,0,1\n",
+            1,
+            r"row 2, column 2: .*a self-loop",
+        ),
         # an infinite weight
-        ("0,0,inf,1\n0,0,1,1\n0,0,0,1\n", r"row 0, column 2 holds inf"),
+        ("0,0,inf,1\n0,0,1,1\n0,0,0,1\n", 1, r"row 0, column 2 holds inf"),
     ],
 )
 def test_malformed_out_files_are_rejected_naming_file_row_and_column(
-    tmp_path, text, message
+    tmp_path, text, num_inputs, message
 ):
     path = write(tmp_path, text)
-    num_inputs = 1 if text.count("\n") < 4 else 2
-    if text.count("\n") == 5:
-        num_inputs = 1
     with pytest.raises(InvalidGenomeError, match=message) as info:
         load_wann_out(path, num_inputs, 1)
     assert str(path) in str(info.value)
@@ -391,7 +393,12 @@ def test_tuned_weights_need_their_bias_and_exclude_stored_weights(small_out):
         load_wann_out(small_out, 2, 1, tuned_bias=-1.5)
     with pytest.raises(ValueError, match="not both"):
         load_wann_out(
-            small_out, 2, 1, tuned_weights=small_out, tuned_bias=1.0, stored_weights=True
+            small_out,
+            2,
+            1,
+            tuned_weights=small_out,
+            tuned_bias=1.0,
+            stored_weights=True,
         )
 
 
@@ -414,13 +421,13 @@ def test_malformed_tuned_weight_files_are_rejected(tmp_path, text, message):
 
 
 def example_genome():
-    # Hidden 5 feeds hidden 4 (slot order not topological); one disabled
-    # connection; spare node and connection slots as padding.
+    # Outputs 3, 4; hidden 6 feeds hidden 5 (id order is not topological);
+    # one disabled connection; spare node and connection slots as padding.
     return Genome.from_edges(
         2,
         2,
-        [(1, 5), (5, 4), (4, 3), (2, 4, False), (0, 3), (2, 6), (4, 6)],
-        activations={5: "tanh", 4: "sin", 3: "sigmoid", 6: "abs"},
+        [(1, 6), (6, 5), (5, 3), (2, 5, False), (0, 3), (2, 4), (5, 4)],
+        activations={6: "tanh", 5: "sin", 3: "sigmoid", 4: "abs"},
         max_nodes=9,
         max_conns=10,
     )
@@ -532,7 +539,10 @@ def rewrite(path, **changes):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"format": "something.else"}, r"field 'format' is 'something.else'.*wannflax.network"),
+        (
+            {"format": "something.else"},
+            r"field 'format' is 'something.else'.*wannflax.network",
+        ),
         ({"version": 2}, r"field 'version' is 2, newer .*version 1"),
         ({"version": "1"}, r"field 'version' is '1'.*version 1"),
         ({"conn_weights": [1.0, 2.0]}, r"shape \(2,\).*must be \(10,\)"),
@@ -556,8 +566,8 @@ def test_load_network_validates_the_genome(tmp_path):
     save_network(path, example_genome())
     document = json.loads(path.read_text())
     document["genome"]["connections"].append(
-        {"slot": 9, "source": 3, "target": 5, "enabled": False}
-    )  # 5 -> 4 -> 3 -> 5 is a cycle
+        {"slot": 9, "source": 5, "target": 6, "enabled": False}
+    )  # 6 -> 5 -> 6 is a cycle
     path.write_text(json.dumps(document))
     with pytest.raises(InvalidGenomeError, match="cycle"):
         load_network(path)
@@ -573,7 +583,7 @@ def test_save_wann_out_round_trip_gives_the_same_outputs(tmp_path):
     save_wann_out(path, genome, params)
 
     conns, act = read_release_matrix(path)
-    # bias, 2 inputs, 2 hidden (topological: 5 before 4), 2 outputs last
+    # bias, 2 inputs, 2 hidden (topological: 6 before 5), 2 outputs last
     assert conns.shape == (7, 7)
     assert act.tolist() == [1, 1, 1, 5, 3, 6, 8]  # tanh, sin, sigmoid, abs
     assert np.isnan(conns).sum() == 1
@@ -592,7 +602,9 @@ def test_save_wann_out_round_trip_gives_the_same_outputs(tmp_path):
     for weight in (-2.0, 0.5):
         m1, v1 = compile(genome, shared_weight=weight)
         m2, v2 = compile(loaded, shared_weight=weight)
-        np.testing.assert_allclose(forward64(m2, v2, x), forward64(m1, v1, x), atol=1e-9)
+        np.testing.assert_allclose(
+            forward64(m2, v2, x), forward64(m1, v1, x), atol=1e-9
+        )
 
 
 def test_save_wann_out_without_params_writes_unit_weights(tmp_path):

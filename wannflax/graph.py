@@ -53,6 +53,17 @@ def num_layers(genome: Genome) -> jnp.ndarray:
     return jnp.maximum(jnp.max(node_depths(genome)), 1)
 
 
+def used_width(genome: Genome) -> jnp.ndarray:
+    """Non-input node slots up to the last valid one (per genome).
+
+    Evaluating only that many slots after the inputs loses nothing.
+    """
+    first = genome.num_inputs + 1
+    slots = jnp.arange(genome.max_nodes)
+    last_valid = jnp.max(jnp.where(genome.node_valid, slots, 0), axis=-1)
+    return jnp.maximum(last_valid + 1 - first, genome.num_outputs)
+
+
 def topological_order(genome: Genome) -> jnp.ndarray:
     """Node slots sorted by depth (ties by id); padding slots come last.
 

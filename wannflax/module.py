@@ -134,12 +134,22 @@ class WANN(nn.Module):
         return self._layered_forward(genome, weights, x)
 
     @nn.compact
-    def sweep(self, x: jnp.ndarray, shared_weights: jnp.ndarray) -> jnp.ndarray:
+    def sweep(
+        self, x: jnp.ndarray, shared_weights: jnp.ndarray, width: int | None = None
+    ) -> jnp.ndarray:
         """Outputs under each shared weight: [K] weights, [B, in] -> [K, B, out].
 
         Equal to ``__call__`` with every connection weight set to w, for each
         w; with sum aggregation the structure is multiplied through once and
         the K weights share one batched matrix product per step.
+
+        Args:
+          x: batch [B, num_inputs].
+          shared_weights: [K] weights.
+          width: static number of non-input node slots to evaluate (default
+            all). Exact whenever every valid node lies below slot
+            ``num_inputs + 1 + width`` (see ``graph.used_width``); the search
+            uses it to skip empty capacity.
         """
         genome = self.genome_variables()
         x = _input_batch(x, self.num_inputs)
@@ -151,13 +161,15 @@ class WANN(nn.Module):
             )
 
         first = self.num_inputs + 1
+        last = self.max_nodes if width is None else first + max(width, self.num_outputs)
         ones = jnp.ones(x.shape[:-1] + (1,), x.dtype)
-        from_inputs = jnp.concatenate([ones, x], axis=-1) @ counts[:first, first:]
+        from_inputs = jnp.concatenate([ones, x], axis=-1) @ counts[:first, first:last]
         scale = shared_weights[:, None, None]
-        act_ids = genome.node_activation[first:]
+        act_ids = genome.node_activation[first:last]
+        hidden_block = counts[first:last, first:last]
 
         def step(_, node_values):
-            pre = scale * (from_inputs + node_values @ counts[first:, first:])
+            pre = scale * (from_inputs + node_values @ hidden_block)
             return self.activate(pre, act_ids)
 
         node_values = self.activate(scale * from_inputs, act_ids)

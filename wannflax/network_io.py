@@ -428,7 +428,7 @@ def load_wann_out(
                 "nodes can receive connections."
             )
         if target <= source:
-            kind = "a self-loop" if target == source else "points backwards"
+            kind = "a self-loop" if target == source else "a backward edge"
             raise InvalidGenomeError(
                 f"{path}: row {source}, column {target}: the connection from file "
                 f"node {source} ({describe(source)}) to file node {target} "

@@ -22,7 +22,7 @@ from absl import logging
 from flax import struct
 
 from wannflax import activations as activation_table
-from wannflax import mutation, ranking
+from wannflax import graph, mutation, ranking
 from wannflax.genome import Genome
 from wannflax.module import WANN, make_module
 from wannflax.registry import UnknownNameError
@@ -227,6 +227,13 @@ def initial_population(
     return jax.vmap(one)(jax.random.split(key, config.pop_size))
 
 
+def width_buckets(capacity: int, num_outputs: int) -> tuple:
+    """Evaluation widths: outputs plus a quarter, half and all hidden slots."""
+    hidden = capacity - num_outputs
+    widths = {num_outputs + -(-hidden * share // 4) for share in (1, 2, 4)}
+    return tuple(sorted(widths))
+
+
 def _select_champion(fitness_mean, connections):
     # Best mean fitness; among equals, the fewest connections; then lowest index.
     order = jnp.lexsort((jnp.arange(fitness_mean.shape[0]), connections, -fitness_mean))
@@ -270,6 +277,9 @@ class ArchitectureSearch:
         )
         self.module = make_module(template, names, None, module_class)
         self._weights = jnp.asarray(self.config.weight_values, jnp.float32)
+        self._widths = width_buckets(
+            self.config.max_nodes - problem.num_inputs - 1, problem.num_outputs
+        )
         self._pool = mutation.pool_ids_for(self.config.activation_options)
         self._probs = jnp.asarray(self.config.mutation_probabilities())
         self._step = jax.jit(self._generation)
@@ -301,18 +311,31 @@ class ArchitectureSearch:
         """
         x, y = self.problem.sample_batch(key)
 
-        def outputs(genome):
-            return self.module.apply(
-                {"genome": genome.arrays()},
-                x,
-                self._weights,
-                method=self.module_class.sweep,
-            )
+        def population_outputs(width):
+            def outputs(genome):
+                return self.module.apply(
+                    {"genome": genome.arrays()},
+                    x,
+                    self._weights,
+                    width,
+                    method=self.module_class.sweep,
+                )
 
+            return lambda population: jax.vmap(outputs)(population)
+
+        # Hidden slots fill from the front, so early generations use a
+        # fraction of the capacity; evaluating only the occupied prefix (one
+        # compiled branch per width bucket, chosen once per generation) is
+        # exact and skips the empty columns.
+        needed = jnp.max(graph.used_width(population))
+        bucket = jnp.searchsorted(jnp.asarray(self._widths), needed)
+        outputs = jax.lax.switch(
+            bucket, [population_outputs(w) for w in self._widths], population
+        )
         per_weight = jax.vmap(
             jax.vmap(self.problem.fitness, in_axes=(0, None)), in_axes=(0, None)
         )
-        fitness = per_weight(jax.vmap(outputs)(population), y)
+        fitness = per_weight(outputs, y)
         return jnp.where(jnp.isfinite(fitness), fitness, -jnp.inf)
 
     def _generation(self, state: SearchState):
