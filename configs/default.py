@@ -18,6 +18,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_size = 1000  # samples per generation, shared by all genomes
     config.log_every = 1  # generations between log lines
     config.log_every_epochs = 10
+    config.checkpoint_every = 25  # generations between search checkpoints
 
     config.search = ml_collections.ConfigDict()
     config.search.generations = 600
@@ -50,4 +51,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.weight_decay = 0.001
     config.train.batch_size = 64
     config.train.epochs = 300
+    config.train.checkpoint_every = 50  # epochs between training checkpoints
     return config

@@ -87,7 +87,7 @@ def test_a_run_writes_its_files_and_never_overwrites_silently(tmp_path):
     assert stages == ["search"] * 3 + ["train"] * 2
 
     before = open(os.path.join(workdir, "report.json")).read()
-    with pytest.raises(WorkdirInUseError, match="already holds a run"):
+    with pytest.raises(WorkdirInUseError, match="already holds a finished run"):
         train_and_evaluate(_tiny_xor_config(), workdir)
     assert open(os.path.join(workdir, "report.json")).read() == before
 

@@ -16,6 +16,7 @@ from absl import logging
 
 from wannflax import activations as activation_table
 from wannflax import datasets, ranking
+from wannflax.checkpoint import Checkpointer
 from wannflax.optimizers import OPTIMIZERS
 from wannflax.problems import LOSSES, PROBLEMS
 from wannflax.registry import parse_spec
@@ -24,7 +25,14 @@ from wannflax.search import ArchitectureSearch, SearchConfig
 from wannflax.training import WeightTrainer, WeightTrainerConfig
 
 # Files a finished or running job leaves; their presence marks a used workdir.
-RUN_FILES = ("report.json", "champion.json", "metrics.jsonl", "config.json", "params")
+RUN_FILES = (
+    "report.json",
+    "champion.json",
+    "metrics.jsonl",
+    "config.json",
+    "params",
+    "checkpoints",
+)
 
 
 class WorkdirInUseError(FileExistsError):
@@ -67,20 +75,98 @@ def search_config(config: ml_collections.ConfigDict) -> SearchConfig:
 
 def trainer_config(config: ml_collections.ConfigDict) -> WeightTrainerConfig:
     """The WeightTrainerConfig described by ``config.train`` (minus ``epochs``)."""
-    values = _dataclass_kwargs(WeightTrainerConfig, config.train, "train", ("epochs",))
+    values = _dataclass_kwargs(
+        WeightTrainerConfig, config.train, "train", ("epochs", "checkpoint_every")
+    )
     values.pop("epochs", None)
+    values.pop("checkpoint_every", None)
     values.setdefault("seed", config.seed)
     return WeightTrainerConfig(**values)
 
 
-def check_workdir(workdir: str, overwrite: bool) -> None:
-    """Refuses a workdir that holds an earlier run unless ``overwrite``."""
+# Fields that change only logging or checkpoint cadence, never the result.
+RESULT_NEUTRAL_FIELDS = frozenset(
+    {"log_every", "log_every_epochs", "checkpoint_every", "train.checkpoint_every"}
+)
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        flat = {}
+        for key, value in tree.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: tree}
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """Fields (dotted) whose values differ between two config dicts."""
+    old, new = _flatten(saved), _flatten(current)
+    return sorted(
+        name
+        for name in set(old) | set(new)
+        if name not in RESULT_NEUTRAL_FIELDS and old.get(name) != new.get(name)
+    )
+
+
+def check_workdir(workdir: str, config_dict: dict, overwrite: bool) -> bool:
+    """Decides what to do with ``workdir``; returns True to resume a run.
+
+    A finished run (``report.json``) is never touched without ``overwrite``;
+    an unfinished one is resumed only with the same result-affecting config.
+
+    Raises:
+      WorkdirInUseError: naming the reason and the differing fields.
+    """
+    if overwrite:
+        return False
     used = [name for name in RUN_FILES if os.path.exists(os.path.join(workdir, name))]
-    if used and not overwrite:
+    if not used:
+        return False
+    if os.path.exists(os.path.join(workdir, "report.json")):
         raise WorkdirInUseError(
-            f"The workdir {workdir!r} already holds a run ({', '.join(used)}); choose "
-            "another --workdir or pass --overwrite to replace it."
+            f"The workdir {workdir!r} already holds a finished run ({', '.join(used)}); "
+            "choose another --workdir or pass --overwrite to replace it."
         )
+    config_path = os.path.join(workdir, "config.json")
+    if not os.path.exists(config_path):
+        raise WorkdirInUseError(
+            f"The workdir {workdir!r} holds run files ({', '.join(used)}) but no "
+            "config.json; pass --overwrite to start over."
+        )
+    with open(config_path) as handle:
+        differences = config_differences(json.load(handle), config_dict)
+    if differences:
+        raise WorkdirInUseError(
+            f"The workdir {workdir!r} holds an unfinished run with a different config; "
+            f"differing fields: {', '.join(differences)}. Resume with the same config "
+            "or pass --overwrite to start over."
+        )
+    return True
+
+
+def _clear_run_files(workdir: str) -> None:
+    for name in RUN_FILES:
+        path = os.path.join(workdir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+
+
+def _rewrite_metrics(workdir: str, search_history: list, train_history: list) -> None:
+    """Makes metrics.jsonl hold exactly the restored histories.
+
+    Lines written after the last checkpoint of an interrupted run are
+    dropped, so a resumed run's log equals an uninterrupted one's.
+    """
+    path = os.path.join(workdir, "metrics.jsonl")
+    partial = path + ".partial"
+    with open(partial, "w") as handle:
+        for stage, history in (("search", search_history), ("train", train_history)):
+            for metrics in history:
+                handle.write(json.dumps({"stage": stage, **metrics}) + "\n")
+    os.replace(partial, path)
 
 
 def _write_json(path: str, payload: Any) -> None:
@@ -111,7 +197,8 @@ def train_and_evaluate(
         raise ValueError(
             "config.search.generations must be >= 1 and config.train.epochs >= 0."
         )
-    check_workdir(workdir, overwrite)
+    config_dict = json.loads(config.to_json_best_effort())
+    resume = check_workdir(workdir, config_dict, overwrite)
 
     problem = PROBLEMS.build(
         config.problem,
@@ -122,21 +209,29 @@ def train_and_evaluate(
     search = ArchitectureSearch(problem, search_settings)
     os.makedirs(workdir, exist_ok=True)
     if overwrite:
-        for name in RUN_FILES:
-            path = os.path.join(workdir, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
-    _write_json(
-        os.path.join(workdir, "config.json"), json.loads(config.to_json_best_effort())
-    )
+        _clear_run_files(workdir)
+    if not resume:
+        _write_json(os.path.join(workdir, "config.json"), config_dict)
+    search_checkpoints = Checkpointer(os.path.join(workdir, "checkpoints", "search"))
+    train_checkpoints = Checkpointer(os.path.join(workdir, "checkpoints", "train"))
+    every = config.get("checkpoint_every", 25)
+
+    done, trainer, epochs_done = 0, None, 0
+    if resume and search_checkpoints.latest_step() is not None:
+        done = search.restore(search_checkpoints)
+        logging.info("Resuming %s at generation %d.", workdir, done)
+        if done >= config.search.generations and train_checkpoints.latest_step():
+            trainer = WeightTrainer(search.champion, problem, train_settings)
+            epochs_done = trainer.restore(train_checkpoints)
+            logging.info("Resuming weight training at epoch %d.", epochs_done)
+    _rewrite_metrics(workdir, search.history, trainer.history if trainer else [])
     logging.info(
-        "Searching %s: %d inputs, %d outputs, population %d, %d generations.",
+        "Searching %s: %d inputs, %d outputs, population %d, generations %d to %d.",
         config.dataset,
         problem.num_inputs,
         problem.num_outputs,
         search_settings.pop_size,
+        done,
         config.search.generations,
     )
 
@@ -152,25 +247,32 @@ def train_and_evaluate(
 
         started = time.perf_counter()
         champion = search.run(
-            config.search.generations,
+            max(config.search.generations - done, 0),
             callback=record("search"),
             log_every=config.get("log_every", 1),
+            checkpointer=search_checkpoints,
+            checkpoint_every=every,
         )
         search_seconds = time.perf_counter() - started
         _write_json(os.path.join(workdir, "champion.json"), champion.to_dict())
 
         started = time.perf_counter()
-        trainer = WeightTrainer(champion, problem, train_settings)
+        if trainer is None:
+            trainer = WeightTrainer(champion, problem, train_settings)
         trainer.fit(
-            config.train.epochs,
+            max(config.train.epochs - epochs_done, 0),
             callback=record("train"),
             log_every=config.get("log_every_epochs", 10),
+            checkpointer=train_checkpoints,
+            checkpoint_every=config.train.get("checkpoint_every", 50),
         )
         train_seconds = time.perf_counter() - started
 
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(
-        os.path.abspath(os.path.join(workdir, "params")), trainer.get_weights()
+        os.path.abspath(os.path.join(workdir, "params")),
+        trainer.get_weights(),
+        force=True,
     )
     checkpointer.wait_until_finished()
 

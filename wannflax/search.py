@@ -227,6 +227,10 @@ def initial_population(
     return jax.vmap(one)(jax.random.split(key, config.pop_size))
 
 
+class GenerationError(RuntimeError):
+    """Evaluating a generation raised; the message names where."""
+
+
 def width_buckets(capacity: int, num_outputs: int) -> tuple:
     """Evaluation widths: outputs plus a quarter, half and all hidden slots."""
     hidden = capacity - num_outputs
@@ -435,6 +439,8 @@ class ArchitectureSearch:
         generations: int,
         callback: Callable[[dict[str, float]], None] | None = None,
         log_every: int = 1,
+        checkpointer: Any = None,
+        checkpoint_every: int = 0,
     ) -> Genome:
         """Runs ``generations`` generations and returns the champion genome.
 
@@ -442,30 +448,48 @@ class ArchitectureSearch:
           generations: how many generations to run from the current state.
           callback: called with each generation's metrics (a dict of floats).
           log_every: absl-log every n-th generation (0: never).
+          checkpointer: a ``wannflax.checkpoint.Checkpointer``; the state and
+            history are saved every ``checkpoint_every`` generations and after
+            the last one.
+          checkpoint_every: generations between checkpoints (0: only at the end).
 
         Returns:
           The best genome ever seen (by mean fitness over shared weights).
+
+        Raises:
+          GenerationError: if evaluating a generation raises; it names the
+            generation (and the individual, when one genome is to blame).
+            The last checkpoint is complete at that point.
         """
         if generations < 0:
             raise ValueError(f"generations must be non-negative, got {generations}.")
-        start = time.perf_counter()
-        last = start
-        for _ in range(generations):
-            metrics = self.step()
-            now = time.perf_counter()
-            metrics["seconds"] = now - last
-            last = now
+        last = time.perf_counter()
+        for index in range(generations):
+            generation = int(self.state.generation)
+            try:
+                metrics = self.step()
+            except Exception as error:
+                raise GenerationError(
+                    f"Generation {generation} failed: {self._blame(error)}"
+                ) from error
             self.history.append(metrics)
             if callback is not None:
                 callback(metrics)
-            generation = int(metrics["generation"])
+            done = generation + 1
+            if checkpointer is not None and (
+                (checkpoint_every and done % checkpoint_every == 0)
+                or index == generations - 1
+            ):
+                checkpointer.save(done, self.state, self.history)
+            now = time.perf_counter()
+            seconds, last = now - last, now
             if metrics["nonfinite"]:
                 logging.warning(
                     "generation %d: %d non-finite evaluations scored as the worst.",
                     generation,
                     metrics["nonfinite"],
                 )
-            if log_every and (generation % log_every == 0 or _ == generations - 1):
+            if log_every and (generation % log_every == 0 or index == generations - 1):
                 logging.info(
                     "generation %d: best mean %.4f max %.4f | champion mean %.4f, "
                     "%d connections, %d hidden | %.2f generations/s",
@@ -475,9 +499,38 @@ class ArchitectureSearch:
                     metrics["champion_mean"],
                     metrics["champion_connections"],
                     metrics["champion_hidden"],
-                    1.0 / max(metrics["seconds"], 1e-9),
+                    1.0 / max(seconds, 1e-9),
                 )
         return self.champion
+
+    def restore(self, checkpointer: Any) -> int:
+        """Loads the latest checkpoint into this search; returns its generation.
+
+        The state must match this search's capacity and population size
+        exactly (see ``Checkpointer.restore``).
+        """
+        self.state, self.history = checkpointer.restore(self.state)
+        self.state = jax.device_put(self.state)
+        return int(self.state.generation)
+
+    def _blame(self, error: Exception) -> str:
+        """Describes a failed evaluation, naming the genome if one is at fault."""
+        population = self.state.population
+        evaluate_one = jax.jit(lambda genome, key: self.evaluate(genome, key))
+        key = jax.random.PRNGKey(0)
+
+        def fails(index):
+            single = jax.tree.map(lambda leaf: leaf[index : index + 1], population)
+            try:
+                jax.block_until_ready(evaluate_one(single, key))
+            except Exception:
+                return True
+            return False
+
+        failing = [i for i in range(self.config.pop_size) if fails(i)]
+        if failing and len(failing) < self.config.pop_size:
+            return f"individual {failing[0]} raised {type(error).__name__}: {error}"
+        return f"every individual raised {type(error).__name__}: {error}"
 
     @property
     def champion(self) -> Genome:

@@ -192,13 +192,19 @@ class WeightTrainer:
         epochs: int,
         callback: Callable[[dict[str, float]], None] | None = None,
         log_every: int = 10,
+        checkpointer: Any = None,
+        checkpoint_every: int = 0,
     ) -> WeightTrainer:
         """Trains for ``epochs`` passes over the training set.
 
         Args:
-          epochs: number of epochs.
+          epochs: number of epochs to run from the current state.
           callback: called with each epoch's metrics.
           log_every: absl-log every n-th epoch (0: never).
+          checkpointer: a ``wannflax.checkpoint.Checkpointer``; the train state
+            and history are saved every ``checkpoint_every`` epochs and after
+            the last one.
+          checkpoint_every: epochs between checkpoints (0: only at the end).
 
         Returns:
           self, for chaining.
@@ -214,19 +220,31 @@ class WeightTrainer:
                 metrics["val_" + self.problem.metric_name] = float(
                     self.problem.metric(outputs, self.problem.y_val)
                 )
-            metrics["seconds"] = time.perf_counter() - start
             self.history.append(metrics)
             if callback is not None:
                 callback(metrics)
+            done = len(self.history)
+            if checkpointer is not None and (
+                (checkpoint_every and done % checkpoint_every == 0)
+                or epoch == epochs - 1
+            ):
+                checkpointer.save(done, self.state, self.history)
             if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
                 logging.info(
-                    "epoch %d: %s",
+                    "epoch %d: %s (%.3f s)",
                     metrics["epoch"],
                     ", ".join(
                         f"{k} {v:.4f}" for k, v in metrics.items() if k != "epoch"
                     ),
+                    time.perf_counter() - start,
                 )
         return self
+
+    def restore(self, checkpointer: Any) -> int:
+        """Loads the latest checkpoint; returns the number of epochs done."""
+        self.state, self.history = checkpointer.restore(self.state)
+        self.state = jax.device_put(self.state)
+        return len(self.history)
 
     def get_weights(self) -> Any:
         """The trained parameter tree ``{"conn_weights": f32[max_conns]}``."""
