@@ -13,7 +13,7 @@ import jax
 import pytest
 
 from configs import xor as xor_config
-from wannflax.checkpoint import CheckpointMismatchError, Checkpointer
+from wannflax.checkpoint import Checkpointer, CheckpointMismatchError
 from wannflax.experiment import WorkdirInUseError, train_and_evaluate
 from wannflax.problems import make_supervised
 from wannflax.search import ArchitectureSearch, SearchConfig
