@@ -105,14 +105,20 @@ def _torch_builtin(name: str) -> Callable:
         return {
             "linear": lambda v: v,
             "step": lambda v: (v > 0).to(v.dtype),
-            "sin": lambda v: torch.sin(math.pi * v),
+            # Reduce to [-1, 1] first, as sin_pi does: math.pi * v in float32
+            # is off by ~|v| ulps, which sin would turn into ~1e-5 errors.
+            "sin": lambda v: torch.sin(math.pi * (v - 2.0 * torch.round(0.5 * v))),
             "gaussian": lambda v: torch.exp(-0.5 * v * v),
             "tanh": torch.tanh,
             "sigmoid": lambda v: (torch.tanh(v / 2.0) + 1.0) / 2.0,
             "inverse": lambda v: -v,
             "abs": torch.abs,
             "relu": torch.relu,
-            "cos": lambda v: torch.cos(math.pi * v),
+            # cos(pi v) = sin(pi (v + 1/2)), reduced like sin and like the JAX
+            # function (sin_pi(x + 0.5)), so the two round alike.
+            "cos": lambda v: torch.sin(
+                math.pi * ((v + 0.5) - 2.0 * torch.round(0.5 * (v + 0.5)))
+            ),
             "square": lambda v: v * v,
         }[name](x)
 

@@ -89,8 +89,8 @@ def _conn_weights(params: Any, genome: Genome) -> np.ndarray:
     return weights
 
 
-def _atomic_write(path: str | os.PathLike, text: str, overwrite: bool) -> None:
-    """Writes ``text`` to ``path`` through a temp file in the same directory.
+def _atomic_write(path: str | os.PathLike, text: str | bytes, overwrite: bool) -> None:
+    """Writes ``text`` (str, or bytes) to ``path`` through a temp file beside it.
 
     Without ``overwrite`` an existing file is never touched: the final step
     is a hard link, which fails if the name appeared meanwhile.
@@ -105,7 +105,10 @@ def _atomic_write(path: str | os.PathLike, text: str, overwrite: bool) -> None:
         dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
     )
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        binary = isinstance(text, bytes)
+        with os.fdopen(
+            fd, "wb" if binary else "w", encoding=None if binary else "utf-8"
+        ) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
