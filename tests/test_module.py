@@ -365,7 +365,7 @@ def test_the_sweep_over_the_used_width_equals_the_full_sweep():
     # Slots past the last valid node hold nothing, so cutting them off is exact.
     module = make_module(RANDOM_GENOMES[0], activations.CLASSIFICATION_POOL)
     x = jax.random.uniform(jax.random.PRNGKey(2), (8, 3), minval=-1, maxval=1)
-    for genome in RANDOM_GENOMES:
+    for genome in RANDOM_GENOMES[:5]:  # each width compiles anew
         width = int(graph.used_width(genome))
         last_valid = int(np.flatnonzero(np.asarray(genome.node_valid))[-1])
         assert width == max(last_valid + 1 - 4, 2)

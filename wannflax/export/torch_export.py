@@ -131,7 +131,9 @@ def _require_torch():
 
 def _check_module_class(module_class: type) -> None:
     if not (isinstance(module_class, type) and issubclass(module_class, WANN)):
-        raise TypeError(f"module_class must be WANN or a subclass, got {module_class!r}.")
+        raise TypeError(
+            f"module_class must be WANN or a subclass, got {module_class!r}."
+        )
     # The export reimplements the default forward; an overridden hook would be
     # silently dropped, so refuse rather than compute something else.
     for hook in ("aggregate", "activate"):
