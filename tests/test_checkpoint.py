@@ -16,7 +16,7 @@ from configs import xor as xor_config
 from wannflax.checkpoint import Checkpointer, CheckpointMismatchError
 from wannflax.experiment import WorkdirInUseError, train_and_evaluate
 from wannflax.problems import make_supervised
-from wannflax.search import ArchitectureSearch, SearchConfig
+from wannflax.search import ArchitectureSearch, GenerationError, SearchConfig
 from wannflax.training import WeightTrainer, WeightTrainerConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -189,3 +189,28 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
         "generations",
     ):
         assert got[key] == expected[key], key
+
+
+class BrokenProblem:
+    """A problem whose fitness raises while a generation is built."""
+
+    num_inputs, num_outputs = 2, 1
+
+    def sample_batch(self, key):
+        return jax.numpy.zeros((4, 2)), jax.numpy.zeros(4)
+
+    def fitness(self, outputs, y):
+        raise ValueError("the simulator crashed")
+
+
+def test_a_problem_that_raises_stops_the_run_naming_the_generation(tmp_path):
+    search = ArchitectureSearch(
+        BrokenProblem(), SearchConfig(pop_size=8, max_nodes=8, max_connections=16)
+    )
+    checkpointer = Checkpointer(str(tmp_path / "ckpt"))
+    with pytest.raises(
+        GenerationError,
+        match="Generation 0 failed: every individual raised ValueError: the simulator",
+    ):
+        search.run(3, log_every=0, checkpointer=checkpointer)
+    assert checkpointer.latest_step() is None  # nothing half-written
