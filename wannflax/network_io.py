@@ -205,11 +205,7 @@ def load_network(
         malformed weights. InvalidGenomeError: an invalid genome.
     """
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as handle:
-        try:
-            document = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not a JSON file: {error}") from error
+    document = _read_json(path)
     if not isinstance(document, dict) or document.get("format") != NETWORK_FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise ValueError(
@@ -288,6 +284,14 @@ def _parse_out(path: str) -> np.ndarray:
     return np.asarray(rows, np.float64)
 
 
+def _read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not a JSON file: {error}") from error
+
+
 def read_wann_tuned_weights(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
     """The raw contents of a release ``.wann.json``: ``(p, score)``.
 
@@ -295,11 +299,7 @@ def read_wann_tuned_weights(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
     tuned shared weight. Use :func:`load_wann_out` to apply them.
     """
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as handle:
-        try:
-            document = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not a JSON file: {error}") from error
+    document = _read_json(path)
     if (
         not isinstance(document, list)
         or len(document) != 2
