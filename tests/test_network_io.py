@@ -20,6 +20,7 @@ from wannflax import activations, compile
 from wannflax.genome import Genome, InvalidGenomeError
 from wannflax.network_io import (
     load_network,
+    load_wann_network,
     load_wann_out,
     read_wann_tuned_weights,
     save_network,
@@ -108,7 +109,7 @@ def observations(count=50, seed=0):
 
 @needs_swing
 def test_swing_out_has_the_documented_shape_and_one_tuned_weight_per_enabled_edge():
-    genome, params = load_wann_out(SWING_OUT, 5, 1)
+    genome, params = load_wann_network(SWING_OUT, 5, 1)
     conns, act = read_release_matrix(SWING_OUT)
 
     assert params is None
@@ -141,7 +142,7 @@ def test_swing_out_has_the_documented_shape_and_one_tuned_weight_per_enabled_edg
 
 @needs_swing
 def test_swing_out_under_each_shared_weight_matches_the_reference_forward():
-    genome, _ = load_wann_out(SWING_OUT, 5, 1)
+    genome, _ = load_wann_network(SWING_OUT, 5, 1)
     x = observations()
     for weight in PAPER_WEIGHTS:
         module, variables = compile(genome, shared_weight=weight)
@@ -159,7 +160,7 @@ def test_swing_out_under_each_shared_weight_matches_the_reference_forward():
 
 @needs_swing
 def test_swing_out_with_tuned_weights_matches_the_reference_forward():
-    genome, params = load_wann_out(
+    genome, params = load_wann_network(
         SWING_OUT, 5, 1, tuned_weights=SWING_TUNED, tuned_bias=SWING_TUNED_BIAS
     )
     offsets = tuned_offsets()
@@ -182,12 +183,12 @@ def test_swing_out_with_tuned_weights_matches_the_reference_forward():
 
 @needs_swing
 def test_swing_out_survives_export_and_reimport(tmp_path):
-    genome, params = load_wann_out(
+    genome, params = load_wann_network(
         SWING_OUT, 5, 1, tuned_weights=SWING_TUNED, tuned_bias=SWING_TUNED_BIAS
     )
     path = tmp_path / "swing_again.out"
     save_wann_out(path, genome, params)
-    again, stored = load_wann_out(path, 5, 1, stored_weights=True)
+    again, stored = load_wann_network(path, 5, 1, stored_weights=True)
 
     # Our file read by the release's reading of the format gives our outputs.
     x = observations(seed=2)
@@ -229,7 +230,7 @@ def small_out(tmp_path):
 
 
 def test_small_out_is_renumbered_outputs_first_with_row_major_slots(small_out):
-    genome, _ = load_wann_out(small_out, 2, 1)
+    genome, _ = load_wann_network(small_out, 2, 1)
 
     # Ours: 0 bias, 1-2 inputs, 3 output (file row 5), 4 h1 (row 3), 5 h2 (row 4).
     assert genome.edges() == [
@@ -256,7 +257,7 @@ def test_small_out_is_renumbered_outputs_first_with_row_major_slots(small_out):
 def test_small_out_under_a_shared_weight_gives_hand_computed_outputs(
     small_out, weight, expected
 ):
-    genome, _ = load_wann_out(small_out, 2, 1)
+    genome, _ = load_wann_network(small_out, 2, 1)
     module, variables = compile(genome, shared_weight=weight)
 
     outputs = module.apply(variables, jnp.asarray(SMALL_X, jnp.float32))
@@ -269,7 +270,7 @@ def test_small_out_under_a_shared_weight_gives_hand_computed_outputs(
 
 
 def test_small_out_with_stored_weights_gives_hand_computed_outputs(small_out):
-    genome, params = load_wann_out(small_out, 2, 1, stored_weights=True)
+    genome, params = load_wann_network(small_out, 2, 1, stored_weights=True)
     np.testing.assert_array_equal(
         params["conn_weights"], np.float32([0.5, 2.0, 0.0, -1.0, 3.0, 1.5])
     )
@@ -287,7 +288,9 @@ def test_small_out_with_stored_weights_gives_hand_computed_outputs(small_out):
 def test_small_out_with_tuned_weights_gives_hand_computed_outputs(small_out, tmp_path):
     tuned = tmp_path / "small.wann.json"
     tuned.write_text("[[0.1, 0.2, 0.3, 0.4, 0.5], 7.5]")
-    genome, params = load_wann_out(small_out, 2, 1, tuned_weights=tuned, tuned_bias=1.0)
+    genome, params = load_wann_network(
+        small_out, 2, 1, tuned_weights=tuned, tuned_bias=1.0
+    )
 
     # Enabled entries row-major get 1.1, 1.2, 1.3, 1.4, 1.5; the disabled
     # slot (x1 -> out) holds 0.
@@ -305,7 +308,7 @@ def test_small_out_with_tuned_weights_gives_hand_computed_outputs(small_out, tmp
 
 
 def test_capacity_can_be_padded_and_padding_does_not_change_outputs(small_out):
-    genome, params = load_wann_out(
+    genome, params = load_wann_network(
         small_out, 2, 1, stored_weights=True, max_nodes=10, max_conns=9
     )
     assert (genome.max_nodes, genome.max_conns) == (10, 9)
@@ -315,9 +318,9 @@ def test_capacity_can_be_padded_and_padding_does_not_change_outputs(small_out):
     np.testing.assert_allclose(outputs, [[85.5625], [1.0]], rtol=1e-6)
 
     with pytest.raises(InvalidGenomeError, match="6 nodes but max_nodes=5"):
-        load_wann_out(small_out, 2, 1, max_nodes=5)
+        load_wann_network(small_out, 2, 1, max_nodes=5)
     with pytest.raises(InvalidGenomeError, match="max_conns=5"):
-        load_wann_out(small_out, 2, 1, max_conns=5)
+        load_wann_network(small_out, 2, 1, max_conns=5)
 
 
 # -- malformed .out and tuned-weight files -------------------------------------------
@@ -369,13 +372,13 @@ def test_malformed_out_files_are_rejected_naming_file_row_and_column(
 ):
     path = write(tmp_path, text)
     with pytest.raises(InvalidGenomeError, match=message) as info:
-        load_wann_out(path, num_inputs, 1)
+        load_wann_network(path, num_inputs, 1)
     assert str(path) in str(info.value)
 
 
 def test_a_file_with_fewer_nodes_than_the_task_needs_is_rejected(small_out):
     with pytest.raises(InvalidGenomeError, match=r"6 nodes.*at least 8"):
-        load_wann_out(small_out, 5, 2)
+        load_wann_network(small_out, 5, 2)
 
 
 def test_tuned_weights_must_match_the_enabled_connections_one_to_one(
@@ -383,16 +386,16 @@ def test_tuned_weights_must_match_the_enabled_connections_one_to_one(
 ):
     tuned = write(tmp_path, "[[0.1, 0.2, 0.3, 0.4], 1.0]", "short.wann.json")
     with pytest.raises(ValueError, match=r"has 4 tuned weights .* has 5 enabled"):
-        load_wann_out(small_out, 2, 1, tuned_weights=tuned, tuned_bias=-1.5)
+        load_wann_network(small_out, 2, 1, tuned_weights=tuned, tuned_bias=-1.5)
 
 
 def test_tuned_weights_need_their_bias_and_exclude_stored_weights(small_out):
     with pytest.raises(ValueError, match="tuned_bias"):
-        load_wann_out(small_out, 2, 1, tuned_weights=small_out)
+        load_wann_network(small_out, 2, 1, tuned_weights=small_out)
     with pytest.raises(ValueError, match="tuned_bias"):
-        load_wann_out(small_out, 2, 1, tuned_bias=-1.5)
+        load_wann_network(small_out, 2, 1, tuned_bias=-1.5)
     with pytest.raises(ValueError, match="not both"):
-        load_wann_out(
+        load_wann_network(
             small_out,
             2,
             1,
@@ -594,7 +597,7 @@ def test_save_wann_out_round_trip_gives_the_same_outputs(tmp_path):
     ours = forward64(module, {**variables, "params": params}, x)
     np.testing.assert_allclose(reference_forward(path, x, 2, 2), ours, atol=1e-9)
 
-    loaded, stored = load_wann_out(path, 2, 2, stored_weights=True)
+    loaded, stored = load_wann_network(path, 2, 2, stored_weights=True)
     module2, variables2 = compile(loaded)
     np.testing.assert_allclose(
         forward64(module2, {**variables2, "params": stored}, x), ours, atol=1e-9
@@ -622,7 +625,7 @@ def test_save_wann_out_refuses_to_overwrite(tmp_path):
         save_wann_out(path, example_genome())
     assert path.read_text() == "keep me"
     save_wann_out(path, example_genome(), overwrite=True)
-    assert load_wann_out(path, 2, 2)[0].edges()  # readable now
+    assert load_wann_network(path, 2, 2)[0].edges()  # readable now
     assert sorted(os.listdir(tmp_path)) == ["net.out"]
 
 
@@ -652,3 +655,10 @@ def test_save_wann_out_names_a_node_whose_activation_has_no_release_id(tmp_path)
     with pytest.raises(InvalidGenomeError, match=rf"Node 3 uses activation '{name}'"):
         save_wann_out(tmp_path / "net.out", genome)
     assert os.listdir(tmp_path) == []
+
+
+def test_load_wann_out_returns_the_genome_alone():
+    genome = load_wann_out(SWING_OUT, 5, 1)
+    assert isinstance(genome, Genome)
+    same, _ = load_wann_network(SWING_OUT, 5, 1)
+    assert genome.edges() == same.edges()

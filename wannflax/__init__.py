@@ -5,7 +5,13 @@ from wannflax.activations import register_activation
 from wannflax.datasets import load_dataset
 from wannflax.genome import Genome, InvalidGenomeError
 from wannflax.module import WANN, compile
-from wannflax.network_io import load_network, load_wann_out, save_network, save_wann_out
+from wannflax.network_io import (
+    load_network,
+    load_wann_network,
+    load_wann_out,
+    save_network,
+    save_wann_out,
+)
 from wannflax.problems import SupervisedProblem
 from wannflax.registry import Registry, UnknownNameError
 from wannflax.search import ArchitectureSearch, SearchConfig
@@ -29,6 +35,7 @@ __all__ = [
     "graph",
     "load_dataset",
     "load_network",
+    "load_wann_network",
     "load_wann_out",
     "register_activation",
     "save_network",

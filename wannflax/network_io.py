@@ -6,9 +6,9 @@ Two formats:
   genome plus optional per-connection weights and free-form metadata, as
   readable, versioned JSON. Round trips are exact (float32 weights are written
   as the shortest decimal that reads back to the same value).
-* The release's ``.out`` matrix format (:func:`load_wann_out` /
+* The release's ``.out`` matrix format (:func:`load_wann_out`, :func:`load_wann_network` /
   :func:`save_wann_out`), and its ``.wann.json`` individually tuned weights
-  (read through :func:`load_wann_out` with ``tuned_weights=``). The formats
+  (read through :func:`load_wann_network` with ``tuned_weights=``). The formats
   are described in ``shared/data/wann_paper/README.md``.
 
 Connection slots of a genome read from a ``.out`` file follow the file's
@@ -41,6 +41,7 @@ __all__ = [
     "NETWORK_FORMAT",
     "NETWORK_VERSION",
     "load_network",
+    "load_wann_network",
     "load_wann_out",
     "read_wann_tuned_weights",
     "save_network",
@@ -292,11 +293,30 @@ def _read_json(path: str) -> Any:
             raise ValueError(f"{path} is not a JSON file: {error}") from error
 
 
+def load_wann_out(
+    path: str | os.PathLike,
+    num_inputs: int,
+    num_outputs: int,
+    max_nodes: int | None = None,
+    max_conns: int | None = None,
+) -> Genome:
+    """The genome of a release ``.out`` file.
+
+    Its compiled module computes what the release computes under a shared
+    weight. For the stored or tuned per-connection weights as well, use
+    :func:`load_wann_network`, which this wraps.
+    """
+    genome, _ = load_wann_network(
+        path, num_inputs, num_outputs, max_nodes=max_nodes, max_conns=max_conns
+    )
+    return genome
+
+
 def read_wann_tuned_weights(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
     """The raw contents of a release ``.wann.json``: ``(p, score)``.
 
-    ``p`` is float64 [K], the offsets that :func:`load_wann_out` adds to the
-    tuned shared weight. Use :func:`load_wann_out` to apply them.
+    ``p`` is float64 [K], the offsets that :func:`load_wann_network` adds to the
+    tuned shared weight. Use :func:`load_wann_network` to apply them.
     """
     path = os.fspath(path)
     document = _read_json(path)
@@ -322,7 +342,7 @@ def read_wann_tuned_weights(path: str | os.PathLike) -> tuple[np.ndarray, Any]:
     return np.asarray(values, np.float64), document[1]
 
 
-def load_wann_out(
+def load_wann_network(
     path: str | os.PathLike,
     num_inputs: int,
     num_outputs: int,
