@@ -8,7 +8,8 @@ be swung up and balanced while the cart stays on the track. Rollouts are a
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,19 +79,20 @@ def step(
     """
     force = params.force_scale * jnp.clip(action, -1.0, 1.0)
     sin, cos = jnp.sin(state.theta), jnp.cos(state.theta)
-    m_p, l, b, g = params.pole_mass, params.pole_length, params.friction, params.gravity
+    m_p, length = params.pole_mass, params.pole_length
+    b, g = params.friction, params.gravity
     m = params.cart_mass + m_p
     x_acc = (
-        -2 * m_p * l * state.theta_dot**2 * sin
+        -2 * m_p * length * state.theta_dot**2 * sin
         + 3 * m_p * g * sin * cos
         + 4 * force
         - 4 * b * state.x_dot
     ) / (4 * m - 3 * m_p * cos**2)
     theta_acc = (
-        -3 * m_p * l * state.theta_dot**2 * sin * cos
+        -3 * m_p * length * state.theta_dot**2 * sin * cos
         + 6 * m * g * sin
         + 6 * (force - b * state.x_dot) * cos
-    ) / (4 * l * m - 3 * m_p * l * cos**2)
+    ) / (4 * length * m - 3 * m_p * length * cos**2)
     # Positions advance with the old velocities, velocities with accelerations
     # of the old state.
     next_state = SwingUpState(
