@@ -3,6 +3,7 @@
 from wannflax import activations, graph
 from wannflax.activations import register_activation
 from wannflax.datasets import load_dataset
+from wannflax.export import export_to_onnx, export_to_pytorch
 from wannflax.genome import Genome, InvalidGenomeError
 from wannflax.module import WANN, compile
 from wannflax.network_io import (
@@ -32,6 +33,8 @@ __all__ = [
     "WeightTrainerConfig",
     "activations",
     "compile",
+    "export_to_onnx",
+    "export_to_pytorch",
     "graph",
     "load_dataset",
     "load_network",

@@ -485,10 +485,19 @@ def export_to_pytorch(
 
     Raises:
       ExportError, InvalidGenomeError, NotImplementedError: before anything
-      is written (see :func:`plan_export`); FileExistsError naming the path.
+      is written (see :func:`plan_export`; also ExportError for a network
+      without any kept connection); FileExistsError naming the path.
     """
     torch = _require_torch()
     plan = plan_export(genome, params, module_class)
+    if not len(plan.conn_slots):
+        # torch 2.13's torch.export.save fails on a 0-element parameter
+        # ("numel: integer multiplication overflow").
+        raise ExportError(
+            "No enabled connection reaches an output, so the network has no "
+            "weights to export; torch.export.save cannot store an empty weight "
+            "vector. to_torch() and export_to_onnx() handle such a network."
+        )
     program_path, weights_path = Path(path), state_dict_path(path)
     _check_writable((program_path, weights_path), overwrite)
     module = _module_class()(plan)
