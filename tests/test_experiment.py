@@ -111,3 +111,18 @@ def test_main_accepts_config_overrides(tmp_path):
     with open(workdir / "config.json") as handle:
         assert json.load(handle)["search"]["generations"] == 2
     assert (workdir / "report.json").exists()
+
+
+def test_bad_training_settings_fail_before_the_search_even_with_overwrite(tmp_path):
+    workdir = str(tmp_path / "run")
+    train_and_evaluate(_tiny_xor_config(), workdir)
+    before = {
+        name: open(os.path.join(workdir, name)).read()
+        for name in ("report.json", "metrics.jsonl", "champion.json")
+    }
+    bad = _tiny_xor_config()
+    bad.train.learning_rate = -1.0
+    with pytest.raises(ValueError, match="learning_rate must be positive"):
+        train_and_evaluate(bad, workdir, overwrite=True)
+    for name, text in before.items():
+        assert open(os.path.join(workdir, name)).read() == text, name

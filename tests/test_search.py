@@ -267,3 +267,9 @@ def test_unknown_names_in_the_config_are_refused_naming_field_and_choices(field,
         UnknownNameError, match=f"SearchConfig.{field}: .*'{bad_name}'.*names are"
     ):
         ArchitectureSearch(xor_problem(), SearchConfig(**{field: value}))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_mutation_probabilities_are_refused(value):
+    with pytest.raises(ValueError, match="mutation probabilities must be finite"):
+        ArchitectureSearch(xor_problem(), SearchConfig(prob_add_node=value))

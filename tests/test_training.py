@@ -119,3 +119,23 @@ def test_gradients_are_finite_and_zero_on_disabled_connections():
     chex.assert_tree_all_finite(grads)
     # d(w1 * x1)/dw1 = x1 = 1; the disabled and padding slots get nothing.
     np.testing.assert_allclose(grads, [1.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("learning_rate", float("inf"), "learning_rate must be positive and finite"),
+        ("weight_decay", float("nan"), "weight_decay must be non-negative and finite"),
+        ("shared_weight", float("nan"), "shared_weight must be finite"),
+        ("tuning_grid", (1.0, float("nan")), "tuning_grid must hold finite numbers"),
+        ("batch_size", 0, "batch_size must be >= 1"),
+    ],
+)
+def test_non_finite_or_bad_trainer_settings_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        WeightTrainerConfig(**{field: value}).validate()
+
+
+def test_compile_refuses_a_non_finite_shared_weight():
+    with pytest.raises(ValueError, match="shared_weight must be finite"):
+        compile(LINEAR_GENOME, float("nan"))

@@ -17,7 +17,7 @@ from absl import logging
 from wannflax import activations as activation_table
 from wannflax import datasets, ranking
 from wannflax.checkpoint import Checkpointer
-from wannflax.optimizers import OPTIMIZERS
+from wannflax.optimizers import OPTIMIZERS, make_optimizer
 from wannflax.problems import LOSSES, PROBLEMS
 from wannflax.registry import parse_spec
 from wannflax.report import accuracy_table
@@ -193,6 +193,14 @@ def train_and_evaluate(
     validate_names(config)
     search_settings = search_config(config)
     train_settings = trainer_config(config)
+    # Every setting is checked before anything is computed, deleted or written.
+    train_settings.validate()
+    make_optimizer(
+        train_settings.optimizer,
+        train_settings.learning_rate,
+        train_settings.weight_decay,
+        **dict(train_settings.optimizer_kwargs),
+    )
     if config.search.generations < 1 or config.train.epochs < 0:
         raise ValueError(
             "config.search.generations must be >= 1 and config.train.epochs >= 0."
@@ -298,6 +306,8 @@ def train_and_evaluate(
             "search_mean_fitness": float(search.state.champion_fitness[0]),
         },
         "generations": int(search.state.generation),
+        # Wall times of this process only: a resumed run counts from its resume.
+        "resumed_from": {"generation": done, "epoch": epochs_done} if resume else None,
         "wall_seconds": {"search": search_seconds, "train": train_seconds},
         "devices": [str(device) for device in jax.devices()],
     }

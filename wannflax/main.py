@@ -23,7 +23,12 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     logging.info("Config:\n%s", _CONFIG.value)
-    train_and_evaluate(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value)
+    try:
+        train_and_evaluate(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value)
+    except (ValueError, KeyError, FileExistsError, FileNotFoundError) as error:
+        # Bad input is the user's to fix: one clear line, no traceback.
+        logging.error("%s: %s", type(error).__name__, error)
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -239,6 +239,10 @@ def compile(  # noqa: A001 - the public name the API promises.
       gives the outputs. The module has a static depth, so it can be
       differentiated in reverse mode.
     """
+    if not isinstance(shared_weight, jax.core.Tracer) and not np.isfinite(
+        shared_weight
+    ):
+        raise ValueError(f"shared_weight must be finite, got {shared_weight}.")
     if isinstance(genome.node_kind, jax.core.Tracer):
         depth, names = None, activation_table.activation_names()
     else:

@@ -102,9 +102,9 @@ class SearchConfig:
                 f"got {list(self.weight_values)!r}."
             )
         probs = self.mutation_probabilities()
-        if np.any(probs < 0) or probs.sum() <= 0:
+        if not np.all(np.isfinite(probs)) or np.any(probs < 0) or probs.sum() <= 0:
             raise ValueError(
-                "SearchConfig mutation probabilities must be non-negative with a positive "
+                "SearchConfig mutation probabilities must be finite and non-negative with a positive "
                 f"sum, got {probs.tolist()}."
             )
         for field in (

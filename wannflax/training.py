@@ -62,9 +62,24 @@ class WeightTrainerConfig:
             raise ValueError(
                 f"WeightTrainerConfig.batch_size must be >= 1, got {self.batch_size}."
             )
-        if not self.learning_rate > 0:
+        if not (self.learning_rate > 0 and np.isfinite(self.learning_rate)):
             raise ValueError(
-                f"WeightTrainerConfig.learning_rate must be positive, got {self.learning_rate}."
+                "WeightTrainerConfig.learning_rate must be positive and finite, got "
+                f"{self.learning_rate}."
+            )
+        if not (self.weight_decay >= 0 and np.isfinite(self.weight_decay)):
+            raise ValueError(
+                "WeightTrainerConfig.weight_decay must be non-negative and finite, got "
+                f"{self.weight_decay}."
+            )
+        if self.shared_weight is not None and not np.isfinite(self.shared_weight):
+            raise ValueError(
+                f"WeightTrainerConfig.shared_weight must be finite, got {self.shared_weight}."
+            )
+        if not np.all(np.isfinite(np.asarray(self.tuning_grid, np.float64))):
+            raise ValueError(
+                "WeightTrainerConfig.tuning_grid must hold finite numbers, got "
+                f"{list(self.tuning_grid)}."
             )
         if self.shared_weight is None and len(self.tuning_grid) == 0:
             raise ValueError(
