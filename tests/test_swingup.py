@@ -85,3 +85,54 @@ def test_the_papers_champion_with_its_tuned_weights():
     # The paper: 932 +- 6 with individually tuned weights.
     returns = _champion_returns(tuned=True)
     assert returns.mean() >= 900, (returns.mean(), returns.std())
+
+
+def test_population_fitness_is_the_mean_return_over_shared_episode_seeds():
+    from wannflax.activations import CONTROL_POOL
+    from wannflax.search import ArchitectureSearch, SearchConfig
+
+    problem = swingup.SwingUpProblem(episodes=3)
+    config = SearchConfig(
+        pop_size=4,
+        max_nodes=32,
+        max_connections=80,
+        activation_options=CONTROL_POOL,
+    )
+    search = ArchitectureSearch(problem, config)
+    champion, _ = load_wann_network(
+        os.path.join(DATA, "swing.out"), 5, 1, max_nodes=32, max_conns=80
+    )
+    population = jax.tree.map(
+        lambda a, b: jnp.stack([a, b]), champion, search.state.population.index(0)
+    )
+    weights = jnp.array([1.0, 0.5])
+    key = jax.random.PRNGKey(7)
+    fitness = jax.jit(
+        lambda pop: problem.population_fitness(search.policy, pop, weights, key)
+    )(population)
+    # The same three episodes, run directly through the compiled module.
+    episode_keys = jax.random.split(key, 3)
+    for row, genome in enumerate((champion, search.state.population.index(0))):
+        for column, weight in enumerate((1.0, 0.5)):
+            module, variables = compile(genome, weight)
+            direct = swingup.evaluate_module(module, variables, episode_keys).mean()
+            np.testing.assert_allclose(fitness[row, column], direct, rtol=1e-5)
+
+
+def test_a_short_swingup_search_runs_under_one_trace_and_keeps_the_best():
+    from wannflax.activations import CONTROL_POOL
+    from wannflax.search import ArchitectureSearch, SearchConfig
+
+    config = SearchConfig(
+        pop_size=16,
+        max_nodes=24,
+        max_connections=64,
+        activation_options=CONTROL_POOL,
+        seed=0,
+    )
+    search = ArchitectureSearch(swingup.SwingUpProblem(episodes=1), config)
+    search.run(4, log_every=0)
+    assert search.trace_count == 1
+    means = [row["champion_mean"] for row in search.history]
+    assert means == sorted(means)  # the champion is the best ever seen
+    assert means[-1] > 0

@@ -140,9 +140,15 @@ class ArchitectureSearch:
     def evaluate(self, population: Genome, key) -> jnp.ndarray:
         """Fitness [P, K] of each genome under each shared weight.
 
-        Every genome sees the same batch. Non-finite fitness becomes -inf so
-        it can never win.
+        Every genome sees the same batch (or, for a problem that scores
+        policies itself through ``population_fitness``, the same episode
+        seeds). Non-finite fitness becomes -inf so it can never win.
         """
+        if hasattr(self.problem, "population_fitness"):
+            fitness = self.problem.population_fitness(
+                self.policy, population, self._weights, key
+            )
+            return jnp.where(jnp.isfinite(fitness), fitness, -jnp.inf)
         x, y = self.problem.sample_batch(key)
 
         def population_outputs(width):
@@ -171,6 +177,15 @@ class ArchitectureSearch:
         )
         fitness = per_weight(outputs, y)
         return jnp.where(jnp.isfinite(fitness), fitness, -jnp.inf)
+
+    def policy(self, genome: Genome, shared_weight, observations) -> jnp.ndarray:
+        """Outputs [..., num_outputs] of one genome under one shared weight."""
+        conn_weights = jnp.full((genome.max_conns,), shared_weight, jnp.float32)
+        variables = {
+            "params": {"conn_weights": conn_weights},
+            "genome": genome.arrays(),
+        }
+        return self.module.apply(variables, observations)
 
     def _generation(self, state: SearchState):
         self.trace_count += 1  # Runs once per trace, not per call.

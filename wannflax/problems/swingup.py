@@ -145,3 +145,44 @@ def evaluate_module(module, variables, keys, params: SwingUpParams = SwingUpPara
         return module.apply(variables, observation[None, :])[0]
 
     return jax.vmap(lambda key: episode_return(policy, key, params))(keys)
+
+
+class SwingUpProblem:
+    """Swing-up as a search problem: fitness = mean return over episodes.
+
+    Every genome and shared weight of a generation runs the same episode
+    seeds; episodes of a generation are vmapped, time is a ``lax.scan``.
+
+    Args:
+      episodes: episodes per genome and shared weight.
+      params: the task's constants.
+    """
+
+    num_inputs, num_outputs = NUM_OBSERVATIONS, NUM_ACTIONS
+
+    def __init__(self, episodes: int = 4, params: SwingUpParams = SwingUpParams()):
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}.")
+        self.episodes = episodes
+        self.params = params
+
+    def population_fitness(self, policy, population, shared_weights, key):
+        """Mean return [P, K] of each genome under each shared weight.
+
+        Args:
+          policy: ``policy(genome, shared_weight, observations) -> outputs``.
+          population: genomes with a leading axis.
+          shared_weights: [K].
+          key: this generation's key; its episode seeds are shared by all.
+        """
+        episode_keys = jax.random.split(key, self.episodes)
+
+        def returns(genome, weight):
+            def act(observation):
+                return policy(genome, weight, observation[None, :])[0]
+
+            per_episode = jax.vmap(lambda k: episode_return(act, k, self.params))
+            return per_episode(episode_keys).mean()
+
+        per_weight = jax.vmap(returns, in_axes=(None, 0))
+        return jax.vmap(per_weight, in_axes=(0, None))(population, shared_weights)
