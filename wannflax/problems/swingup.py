@@ -166,6 +166,18 @@ class SwingUpProblem:
         self.episodes = episodes
         self.params = params
 
+    def policy_fitness(self, act, key) -> jnp.ndarray:
+        """Mean return of one policy over ``episodes`` episodes.
+
+        Args:
+          act: maps an observation [num_inputs] to outputs [num_outputs].
+          key: episode seeds are split from it, so equal keys mean equal
+            episodes for every policy.
+        """
+        episode_keys = jax.random.split(key, self.episodes)
+        returns = jax.vmap(lambda k: episode_return(act, k, self.params))(episode_keys)
+        return returns.mean()
+
     def population_fitness(self, policy, population, shared_weights, key):
         """Mean return [P, K] of each genome under each shared weight.
 
@@ -175,14 +187,11 @@ class SwingUpProblem:
           shared_weights: [K].
           key: this generation's key; its episode seeds are shared by all.
         """
-        episode_keys = jax.random.split(key, self.episodes)
 
-        def returns(genome, weight):
-            def act(observation):
-                return policy(genome, weight, observation[None, :])[0]
+        def fitness(genome, weight):
+            return self.policy_fitness(
+                lambda observation: policy(genome, weight, observation[None, :])[0], key
+            )
 
-            per_episode = jax.vmap(lambda k: episode_return(act, k, self.params))
-            return per_episode(episode_keys).mean()
-
-        per_weight = jax.vmap(returns, in_axes=(None, 0))
+        per_weight = jax.vmap(fitness, in_axes=(None, 0))
         return jax.vmap(per_weight, in_axes=(0, None))(population, shared_weights)
