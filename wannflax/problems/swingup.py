@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from wannflax.problems.rl import ENVIRONMENTS, PolicyProblem
+
 
 @struct.dataclass
 class SwingUpParams:
@@ -147,14 +149,15 @@ def evaluate_module(module, variables, keys, params: SwingUpParams = SwingUpPara
     return jax.vmap(lambda key: episode_return(policy, key, params))(keys)
 
 
-class SwingUpProblem:
+@ENVIRONMENTS.register("swingup")
+class SwingUpProblem(PolicyProblem):
     """Swing-up as a search problem: fitness = mean return over episodes.
 
     Every genome and shared weight of a generation runs the same episode
-    seeds; episodes of a generation are vmapped, time is a ``lax.scan``.
+    seeds; episodes are vmapped, time is a ``lax.scan``.
 
     Args:
-      episodes: episodes per genome and shared weight.
+      episodes: episodes per policy evaluation.
       params: the task's constants.
     """
 
@@ -177,21 +180,3 @@ class SwingUpProblem:
         episode_keys = jax.random.split(key, self.episodes)
         returns = jax.vmap(lambda k: episode_return(act, k, self.params))(episode_keys)
         return returns.mean()
-
-    def population_fitness(self, policy, population, shared_weights, key):
-        """Mean return [P, K] of each genome under each shared weight.
-
-        Args:
-          policy: ``policy(genome, shared_weight, observations) -> outputs``.
-          population: genomes with a leading axis.
-          shared_weights: [K].
-          key: this generation's key; its episode seeds are shared by all.
-        """
-
-        def fitness(genome, weight):
-            return self.policy_fitness(
-                lambda observation: policy(genome, weight, observation[None, :])[0], key
-            )
-
-        per_weight = jax.vmap(fitness, in_axes=(None, 0))
-        return jax.vmap(per_weight, in_axes=(0, None))(population, shared_weights)
