@@ -136,3 +136,34 @@ def test_a_short_swingup_search_runs_under_one_trace_and_keeps_the_best():
     means = [row["champion_mean"] for row in search.history]
     assert means == sorted(means)  # the champion is the best ever seen
     assert means[-1] > 0
+
+
+def test_return_table_has_the_papers_shape_and_matches_direct_rollouts():
+    from wannflax.report import return_table
+
+    genome, params = load_wann_network(
+        os.path.join(DATA, "swing.out"),
+        5,
+        1,
+        tuned_weights=os.path.join(DATA, "cartpole_swingup.wann.json"),
+        tuned_bias=-1.5,
+    )
+    problem = swingup.SwingUpProblem()
+    table = return_table(genome, problem, [-1.0, 1.0], -1.5, params, episodes=8, seed=5)
+    assert set(table) == {
+        "metric",
+        "episodes",
+        "shared_weight",
+        "random_shared",
+        "tuned_shared",
+        "trained",
+    }
+    keys = jax.random.split(jax.random.PRNGKey(5), 8)
+    module, variables = compile(genome, 1.0)
+    direct = np.asarray(swingup.evaluate_module(module, variables, keys))
+    assert table["shared_weight"]["1.0"]["mean"] == pytest.approx(
+        direct.mean(), rel=1e-5
+    )
+    assert table["shared_weight"]["1.0"]["std"] == pytest.approx(direct.std(), rel=1e-4)
+    assert table["tuned_shared"]["weight"] == -1.5
+    assert table["trained"]["mean"] > 850

@@ -79,3 +79,78 @@ def accuracy_table(
         )
         table["trained"] = float(problem.metric(trained, y))
     return table
+
+
+def return_table(
+    genome: Genome,
+    problem: Any,
+    weight_values: Sequence[float],
+    tuned_weight: float,
+    trained_params: Any | None = None,
+    episodes: int = 100,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The paper's Table 1 for a control champion: mean and std of returns.
+
+    Every row runs the same ``episodes`` test episodes (seeds from ``seed``).
+
+    Args:
+      genome: the champion.
+      problem: an RL problem (``episode_returns``).
+      weight_values: the search's shared weights.
+      tuned_weight: the tuned single shared weight.
+      trained_params: individually trained ``params``, if Stage 2 ran.
+      episodes: test episodes per row.
+      seed: seed of the test episodes.
+
+    Returns:
+      ``{"metric": "return", "episodes": n, "shared_weight": {"-2.0": {"mean",
+      "std"}, ...}, "random_shared": {...}, "tuned_shared": {"weight", "mean",
+      "std"}, "trained": {...}}``; "random_shared" draws one shared weight per
+      episode uniformly from [-2, 2], as the paper's column does.
+    """
+    module, variables = compile(genome, 1.0)
+    valid = jnp.asarray(genome.conn_valid)
+    episode_keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+
+    def returns(conn_weights, keys):
+        def act(observation):
+            params = {
+                "params": {"conn_weights": conn_weights},
+                "genome": variables["genome"],
+            }
+            return module.apply(params, observation[None, :])[0]
+
+        return problem.episode_returns(act, keys)
+
+    def shared(weight):
+        return returns(jnp.where(valid, weight, 0.0), episode_keys)
+
+    def summary(values):
+        values = np.asarray(values, np.float64)
+        return {"mean": float(values.mean()), "std": float(values.std())}
+
+    weights = jnp.asarray(list(weight_values) + [tuned_weight], jnp.float32)
+    per_weight = jax.jit(jax.vmap(shared))(weights)
+    random_weights = jax.random.uniform(
+        jax.random.PRNGKey(seed + 1), (episodes,), minval=-2.0, maxval=2.0
+    )
+    random_shared = jax.jit(
+        jax.vmap(lambda w, k: returns(jnp.where(valid, w, 0.0), k[None])[0])
+    )(random_weights, episode_keys)
+    table: dict[str, Any] = {
+        "metric": "return",
+        "episodes": episodes,
+        "shared_weight": {
+            str(float(w)): summary(r)
+            for w, r in zip(weight_values, per_weight[:-1], strict=True)
+        },
+        "random_shared": summary(random_shared),
+        "tuned_shared": {"weight": float(tuned_weight), **summary(per_weight[-1])},
+    }
+    if trained_params is not None:
+        trained = jax.jit(returns)(
+            jnp.asarray(trained_params["conn_weights"]), episode_keys
+        )
+        table["trained"] = summary(trained)
+    return table

@@ -26,9 +26,22 @@ class PolicyProblem:
     num_inputs: int
     num_outputs: int
 
+    episodes: int
+
+    def episode_return(self, act: Callable, key) -> jnp.ndarray:
+        """Return of one episode of ``act`` (observation -> outputs)."""
+        raise NotImplementedError(f"{type(self).__name__} must define episode_return.")
+
+    def episode_returns(self, act: Callable, keys) -> jnp.ndarray:
+        """Returns [E] of one policy, one episode per key (vmapped)."""
+        return jax.vmap(lambda k: self.episode_return(act, k))(keys)
+
     def policy_fitness(self, act: Callable, key) -> jnp.ndarray:
-        """Mean return of ``act`` (observation -> outputs) over the episodes."""
-        raise NotImplementedError
+        """Mean return over ``episodes`` episodes whose seeds come from ``key``.
+
+        Equal keys mean equal episodes for every policy.
+        """
+        return self.episode_returns(act, jax.random.split(key, self.episodes)).mean()
 
     def population_fitness(self, policy, population, shared_weights, key):
         """Mean return [P, K] of each genome under each shared weight.
@@ -112,11 +125,6 @@ class GymnaxProblem(PolicyProblem):
         keys = jax.random.split(step_key, self.max_steps)
         (_, _, _, total), _ = jax.lax.scan(advance, start, keys)
         return total
-
-    def policy_fitness(self, act: Callable, key) -> jnp.ndarray:
-        """Mean return over ``episodes`` episodes seeded from ``key``."""
-        keys = jax.random.split(key, self.episodes)
-        return jax.vmap(lambda k: self.episode_return(act, k))(keys).mean()
 
 
 def make_environment(name: str, **kwargs: Any) -> PolicyProblem:

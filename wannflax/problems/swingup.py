@@ -169,14 +169,6 @@ class SwingUpProblem(PolicyProblem):
         self.episodes = episodes
         self.params = params
 
-    def policy_fitness(self, act, key) -> jnp.ndarray:
-        """Mean return of one policy over ``episodes`` episodes.
-
-        Args:
-          act: maps an observation [num_inputs] to outputs [num_outputs].
-          key: episode seeds are split from it, so equal keys mean equal
-            episodes for every policy.
-        """
-        episode_keys = jax.random.split(key, self.episodes)
-        returns = jax.vmap(lambda k: episode_return(act, k, self.params))(episode_keys)
-        return returns.mean()
+    def episode_return(self, act, key) -> jnp.ndarray:
+        """Return of one episode of ``act`` (observation -> outputs)."""
+        return episode_return(act, key, self.params)
