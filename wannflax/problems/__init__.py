@@ -6,11 +6,29 @@ from wannflax.registry import Registry
 # themselves here on import.
 PROBLEMS = Registry("problem")
 
+from wannflax.problems.rl import (  # noqa: E402
+    ENVIRONMENTS,
+    GymnaxProblem,
+    PolicyProblem,
+    make_environment,
+)
 from wannflax.problems.supervised import (  # noqa: E402 (PROBLEMS must exist first)
     LOSSES,
     Loss,
     SupervisedProblem,
     make_supervised,
 )
+from wannflax.problems.swingup import SwingUpProblem  # noqa: E402 (registers "swingup")
 
-__all__ = ["LOSSES", "PROBLEMS", "Loss", "SupervisedProblem", "make_supervised"]
+__all__ = [
+    "ENVIRONMENTS",
+    "LOSSES",
+    "PROBLEMS",
+    "GymnaxProblem",
+    "Loss",
+    "PolicyProblem",
+    "SupervisedProblem",
+    "SwingUpProblem",
+    "make_environment",
+    "make_supervised",
+]
