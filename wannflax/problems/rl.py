@@ -127,10 +127,10 @@ class GymnaxProblem(PolicyProblem):
         return total
 
 
-def make_environment(name: str, **kwargs: Any) -> PolicyProblem:
-    """An RL problem by name: "swingup" or any gymnax environment id."""
+def check_environment_name(name: str) -> None:
+    """Raises ValueError listing the choices unless ``name`` is known."""
     if name in ENVIRONMENTS:
-        return ENVIRONMENTS.get(name)(**kwargs)
+        return
     try:
         import gymnax
     except ImportError:
@@ -143,4 +143,11 @@ def make_environment(name: str, **kwargs: Any) -> PolicyProblem:
             f"Unknown environment {name!r}; the choices are: "
             f"{', '.join(ENVIRONMENTS.names() + list(gymnax.registered_envs))}."
         )
+
+
+def make_environment(name: str, **kwargs: Any) -> PolicyProblem:
+    """An RL problem by name: "swingup" or any gymnax environment id."""
+    check_environment_name(name)
+    if name in ENVIRONMENTS:
+        return ENVIRONMENTS.get(name)(**kwargs)
     return GymnaxProblem(name, **kwargs)
