@@ -126,3 +126,40 @@ def test_bad_training_settings_fail_before_the_search_even_with_overwrite(tmp_pa
         train_and_evaluate(bad, workdir, overwrite=True)
     for name, text in before.items():
         assert open(os.path.join(workdir, name)).read() == text, name
+
+
+def test_a_control_run_searches_trains_with_es_and_reports_returns(tmp_path):
+    from configs import cartpole
+
+    config = cartpole.get_config()
+    config.search.generations = 3
+    config.search.pop_size = 16
+    config.train.generations = 2
+    config.train.population_size = 8
+    config.test_episodes = 4
+    workdir = str(tmp_path / "cartpole")
+    report = train_and_evaluate(config, workdir)
+    assert report["metric"] == "return"
+    assert set(report["shared_weight"]) == {"-2.0", "-1.0", "-0.5", "0.5", "1.0", "2.0"}
+    for row in [
+        *report["shared_weight"].values(),
+        report["tuned_shared"],
+        report["trained"],
+    ]:
+        assert 0 <= row["mean"] <= 500 and row["std"] >= 0
+    with open(os.path.join(workdir, "metrics.jsonl")) as handle:
+        stages = [json.loads(line)["stage"] for line in handle]
+    assert stages == ["search"] * 3 + ["train"] * 2
+
+
+def test_unknown_environment_and_strategy_fail_listing_choices(tmp_path):
+    from configs import cartpole
+
+    config = cartpole.get_config()
+    config.environment = "CartPole-v9"
+    with pytest.raises(ValueError, match="Unknown environment 'CartPole-v9'.*swingup"):
+        train_and_evaluate(config, str(tmp_path / "a"))
+    config = cartpole.get_config()
+    config.train.strategy = "OpenESS"
+    with pytest.raises(UnknownNameError, match="Unknown strategy 'OpenESS'.*CMA_ES"):
+        train_and_evaluate(config, str(tmp_path / "b"))

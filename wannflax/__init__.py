@@ -3,6 +3,7 @@
 from wannflax import activations, graph
 from wannflax.activations import register_activation
 from wannflax.datasets import load_dataset
+from wannflax.es_training import ESTrainer, ESTrainerConfig
 from wannflax.export import export_to_onnx, export_to_pytorch
 from wannflax.genome import Genome, InvalidGenomeError
 from wannflax.module import WANN, compile
@@ -23,6 +24,8 @@ __version__ = "0.1.0"
 __all__ = [
     "WANN",
     "ArchitectureSearch",
+    "ESTrainer",
+    "ESTrainerConfig",
     "Genome",
     "InvalidGenomeError",
     "Registry",

@@ -19,8 +19,9 @@ from wannflax import datasets, ranking
 from wannflax.checkpoint import Checkpointer
 from wannflax.optimizers import OPTIMIZERS, make_optimizer
 from wannflax.problems import LOSSES, PROBLEMS
+from wannflax.problems.rl import check_environment_name, make_environment
 from wannflax.registry import parse_spec
-from wannflax.report import accuracy_table
+from wannflax.report import accuracy_table, return_table
 from wannflax.search import ArchitectureSearch, SearchConfig
 from wannflax.training import WeightTrainer, WeightTrainerConfig
 
@@ -53,12 +54,23 @@ def _dataclass_kwargs(
     return values
 
 
+def is_rl(config: ml_collections.ConfigDict) -> bool:
+    """Whether the config describes a control task (``problem = "rl"``)."""
+    return config.problem == "rl"
+
+
 def validate_names(config: ml_collections.ConfigDict) -> None:
     """Checks every registry name in the config before any work starts."""
-    PROBLEMS.get(config.problem)
-    datasets.DATASETS.get(parse_spec(config.dataset)[0])
-    LOSSES.get(config.loss)
-    OPTIMIZERS.get(config.train.optimizer)
+    if is_rl(config):
+        from wannflax.es_training import STRATEGIES
+
+        check_environment_name(config.environment)
+        STRATEGIES.get(config.train.strategy)
+    else:
+        PROBLEMS.get(config.problem)
+        datasets.DATASETS.get(parse_spec(config.dataset)[0])
+        LOSSES.get(config.loss)
+        OPTIMIZERS.get(config.train.optimizer)
     ranking.RANKINGS.get(config.search.get("ranking", "nsga2"))
     for name in config.search.get("activation_options", ()):
         activation_table.ACTIVATIONS.get(name)
@@ -73,15 +85,44 @@ def search_config(config: ml_collections.ConfigDict) -> SearchConfig:
     return SearchConfig(**values)
 
 
-def trainer_config(config: ml_collections.ConfigDict) -> WeightTrainerConfig:
-    """The WeightTrainerConfig described by ``config.train`` (minus ``epochs``)."""
-    values = _dataclass_kwargs(
-        WeightTrainerConfig, config.train, "train", ("epochs", "checkpoint_every")
-    )
-    values.pop("epochs", None)
+def trainer_config(config: ml_collections.ConfigDict):
+    """Stage 2 settings from ``config.train``: WeightTrainerConfig, or for
+    control tasks ESTrainerConfig (minus the step counts and cadence)."""
+    if is_rl(config):
+        from wannflax.es_training import ESTrainerConfig
+
+        cls, steps = ESTrainerConfig, "generations"
+    else:
+        cls, steps = WeightTrainerConfig, "epochs"
+    values = _dataclass_kwargs(cls, config.train, "train", (steps, "checkpoint_every"))
+    values.pop(steps, None)
     values.pop("checkpoint_every", None)
     values.setdefault("seed", config.seed)
-    return WeightTrainerConfig(**values)
+    return cls(**values)
+
+
+def _stage2_steps(config: ml_collections.ConfigDict) -> int:
+    return config.train.generations if is_rl(config) else config.train.epochs
+
+
+def _make_trainer(champion, problem, settings, config):
+    if is_rl(config):
+        from wannflax.es_training import ESTrainer
+
+        return ESTrainer(champion, problem, settings)
+    return WeightTrainer(champion, problem, settings)
+
+
+def build_problem(config: ml_collections.ConfigDict):
+    """The config's problem: an environment for control, else a registry build."""
+    if is_rl(config):
+        return make_environment(config.environment, episodes=config.episodes)
+    return PROBLEMS.build(
+        config.problem,
+        dataset=config.dataset,
+        loss_fn=config.loss,
+        batch_size=config.batch_size,
+    )
 
 
 # Fields that change only logging or checkpoint cadence, never the result.
@@ -195,25 +236,22 @@ def train_and_evaluate(
     train_settings = trainer_config(config)
     # Every setting is checked before anything is computed, deleted or written.
     train_settings.validate()
-    make_optimizer(
-        train_settings.optimizer,
-        train_settings.learning_rate,
-        train_settings.weight_decay,
-        **dict(train_settings.optimizer_kwargs),
-    )
-    if config.search.generations < 1 or config.train.epochs < 0:
+    if not is_rl(config):
+        make_optimizer(
+            train_settings.optimizer,
+            train_settings.learning_rate,
+            train_settings.weight_decay,
+            **dict(train_settings.optimizer_kwargs),
+        )
+    if config.search.generations < 1 or _stage2_steps(config) < 0:
         raise ValueError(
-            "config.search.generations must be >= 1 and config.train.epochs >= 0."
+            "config.search.generations must be >= 1 and the Stage 2 count "
+            "(train.epochs, or train.generations for control) >= 0."
         )
     config_dict = json.loads(config.to_json_best_effort())
     resume = check_workdir(workdir, config_dict, overwrite)
 
-    problem = PROBLEMS.build(
-        config.problem,
-        dataset=config.dataset,
-        loss_fn=config.loss,
-        batch_size=config.batch_size,
-    )
+    problem = build_problem(config)
     search = ArchitectureSearch(problem, search_settings)
     os.makedirs(workdir, exist_ok=True)
     if overwrite:
@@ -229,13 +267,13 @@ def train_and_evaluate(
         done = search.restore(search_checkpoints)
         logging.info("Resuming %s at generation %d.", workdir, done)
         if done >= config.search.generations and train_checkpoints.latest_step():
-            trainer = WeightTrainer(search.champion, problem, train_settings)
+            trainer = _make_trainer(search.champion, problem, train_settings, config)
             epochs_done = trainer.restore(train_checkpoints)
             logging.info("Resuming weight training at epoch %d.", epochs_done)
     _rewrite_metrics(workdir, search.history, trainer.history if trainer else [])
     logging.info(
         "Searching %s: %d inputs, %d outputs, population %d, generations %d to %d.",
-        config.dataset,
+        config.environment if is_rl(config) else config.dataset,
         problem.num_inputs,
         problem.num_outputs,
         search_settings.pop_size,
@@ -266,9 +304,9 @@ def train_and_evaluate(
 
         started = time.perf_counter()
         if trainer is None:
-            trainer = WeightTrainer(champion, problem, train_settings)
+            trainer = _make_trainer(champion, problem, train_settings, config)
         trainer.fit(
-            max(config.train.epochs - epochs_done, 0),
+            max(_stage2_steps(config) - epochs_done, 0),
             callback=record("train"),
             log_every=config.get("log_every_epochs", 10),
             checkpointer=train_checkpoints,
@@ -284,19 +322,30 @@ def train_and_evaluate(
     )
     checkpointer.wait_until_finished()
 
-    x_eval, y_eval = problem.x_test, problem.y_test
-    split = "test"
-    if x_eval is None:
-        x_eval, y_eval, split = problem.x_train, problem.y_train, "train"
-    table = accuracy_table(
-        champion,
-        problem,
-        x_eval,
-        y_eval,
-        search_settings.weight_values,
-        trainer.shared_weight,
-        trainer.get_weights(),
-    )
+    if is_rl(config):
+        split = f"{config.get('test_episodes', 100)} test episodes"
+        table = return_table(
+            champion,
+            problem,
+            search_settings.weight_values,
+            trainer.shared_weight,
+            trainer.get_weights(),
+            episodes=config.get("test_episodes", 100),
+            seed=config.seed + 1,
+        )
+    else:
+        x_eval, y_eval, split = problem.x_test, problem.y_test, "test"
+        if x_eval is None:
+            x_eval, y_eval, split = problem.x_train, problem.y_train, "train"
+        table = accuracy_table(
+            champion,
+            problem,
+            x_eval,
+            y_eval,
+            search_settings.weight_values,
+            trainer.shared_weight,
+            trainer.get_weights(),
+        )
     report = {
         **table,
         "evaluated_on": split,

@@ -1,0 +1,39 @@
+"""gymnax CartPole-v1: WANN search, then an evolution strategy on the weights.
+
+python -m wannflax.main --config=configs/cartpole.py --workdir=runs/cartpole
+"""
+
+import ml_collections
+
+from wannflax.activations import CONTROL_POOL
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """CartPole experiment."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.problem = "rl"
+    config.environment = "CartPole-v1"
+    config.episodes = 2  # per genome and shared weight, per generation
+    config.test_episodes = 100
+    config.log_every = 5
+    config.log_every_epochs = 5
+    config.checkpoint_every = 10
+
+    config.search = ml_collections.ConfigDict()
+    config.search.generations = 40
+    config.search.pop_size = 64
+    config.search.max_nodes = 16
+    config.search.max_connections = 48
+    config.search.activation_options = list(CONTROL_POOL)
+    config.search.weight_values = [-2.0, -1.0, -0.5, 0.5, 1.0, 2.0]
+    config.search.prob_init_enable = 0.5
+    config.search.tournament_size = 8
+    config.search.output_activation = "linear"
+
+    config.train = ml_collections.ConfigDict()
+    config.train.strategy = "OpenES"
+    config.train.population_size = 32
+    config.train.generations = 20
+    config.train.checkpoint_every = 10
+    return config
