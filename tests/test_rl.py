@@ -72,3 +72,51 @@ def test_cartpole_is_solved_under_every_shared_weight():
     # weight scored 500 in every episode.
     assert metrics["champion_mean"] == 500.0
     assert time.perf_counter() - start < 120
+
+
+@pytest.mark.parametrize("name", ["CartPole-v1", "swingup"])
+def test_reset_and_step_states_have_equal_structure_and_dtypes(name):
+    from wannflax.problems import swingup
+
+    if name == "swingup":
+        state = swingup.reset(jax.random.PRNGKey(0))
+        stepped, _, _ = swingup.step(state, jnp.array(0.3))
+    else:
+        problem = GymnaxProblem(name, episodes=1)
+        _, state = problem.env.reset(jax.random.PRNGKey(0), problem.env_params)
+        _, stepped, _, _, _, _ = problem.env.step(
+            jax.random.PRNGKey(1), state, 0, problem.env_params
+        )
+    assert jax.tree.structure(state) == jax.tree.structure(stepped)
+    assert [x.dtype for x in jax.tree.leaves(state)] == [
+        x.dtype for x in jax.tree.leaves(stepped)
+    ]
+
+
+def test_two_episodes_of_one_individual_start_from_different_states():
+    problem = GymnaxProblem("CartPole-v1", episodes=2)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    starts = [
+        problem.env.reset(jax.random.split(k)[0], problem.env_params)[0] for k in keys
+    ]
+    assert not bool(jnp.all(starts[0] == starts[1]))
+
+
+def test_changing_the_shared_weight_changes_the_policy_without_a_recompile():
+    problem = make_environment("CartPole-v1", episodes=1)
+    search = ArchitectureSearch(
+        problem, SearchConfig(pop_size=4, max_nodes=12, max_connections=24, seed=0)
+    )
+    traces = []
+
+    @jax.jit
+    def act(genome, weight, observation):
+        traces.append(1)
+        return search.policy(genome, weight, observation[None, :])[0]
+
+    genome = search.state.population.index(0)
+    observation = jnp.array([0.1, -0.2, 0.3, 0.4])
+    first = act(genome, 1.0, observation)
+    second = act(genome, -2.0, observation)
+    assert len(traces) == 1
+    assert not bool(jnp.allclose(first, second))
