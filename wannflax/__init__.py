@@ -3,7 +3,6 @@
 from wannflax import activations, graph
 from wannflax.activations import register_activation
 from wannflax.datasets import load_dataset
-from wannflax.es_training import ESTrainer, ESTrainerConfig
 from wannflax.export import export_to_onnx, export_to_pytorch
 from wannflax.genome import Genome, InvalidGenomeError
 from wannflax.module import WANN, compile
@@ -20,6 +19,17 @@ from wannflax.search import ArchitectureSearch, SearchConfig
 from wannflax.training import WeightTrainer, WeightTrainerConfig
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The ES trainer needs evosax (the `rl` extra); import it on first use so
+    # `import wannflax` works without it.
+    if name in ("ESTrainer", "ESTrainerConfig"):
+        from wannflax import es_training
+
+        return getattr(es_training, name)
+    raise AttributeError(f"module 'wannflax' has no attribute {name!r}")
+
 
 __all__ = [
     "WANN",

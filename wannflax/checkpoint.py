@@ -23,22 +23,25 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the state it is restored into."""
 
 
-def _leaf_name(path) -> str:
-    # Dataclass fields (attributes) and their saved form (dict keys) must get
-    # the same name: "population.conn_source".
+def leaf_name(path, separator: str = ".") -> str:
+    """A readable name for a pytree key path: "population.conn_source".
+
+    Dataclass fields (attributes) and their saved form (dict keys) get the
+    same name.
+    """
     parts = []
     for entry in path:
         for attribute in ("name", "key", "idx"):
             if hasattr(entry, attribute):
                 parts.append(str(getattr(entry, attribute)))
                 break
-    return ".".join(parts)
+    return separator.join(parts)
 
 
 def _describe(tree) -> dict:
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
     return {
-        _leaf_name(path): (
+        leaf_name(path): (
             tuple(np.shape(leaf)),
             np.dtype(getattr(leaf, "dtype", type(leaf))),
         )
@@ -140,4 +143,4 @@ def _describe_metadata(tree) -> dict:
     flat, _ = jax.tree_util.tree_flatten_with_path(
         tree, is_leaf=lambda node: hasattr(node, "shape") and hasattr(node, "dtype")
     )
-    return {_leaf_name(path): leaf for path, leaf in flat}
+    return {leaf_name(path): leaf for path, leaf in flat}

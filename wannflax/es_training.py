@@ -48,11 +48,12 @@ from evosax.algorithms.population_based.base import PopulationBasedAlgorithm
 from evosax.core.optimizer import clipup
 from flax import struct
 
+from wannflax.checkpoint import leaf_name
 from wannflax.genome import Genome
 from wannflax.module import WANN, compile
 from wannflax.optimizers import OPTIMIZERS, make_optimizer
 from wannflax.registry import Registry
-from wannflax.training import TUNING_GRID
+from wannflax.training import TUNING_GRID, check_fits
 
 STRATEGIES: Registry = Registry("strategy")
 STRATEGIES.add("OpenES", es_algorithms.Open_ES)
@@ -207,13 +208,7 @@ class ESTrainState:
 
 
 def _path_name(path) -> str:
-    parts = []
-    for entry in path:
-        for attribute in ("name", "key", "idx"):
-            if hasattr(entry, attribute):
-                parts.append(str(getattr(entry, attribute)))
-                break
-    return "_".join(parts) or "leaf"
+    return leaf_name(path, "_") or "leaf"
 
 
 def _is_typed_key(leaf) -> bool:
@@ -241,15 +236,7 @@ class ESTrainer:
     ):
         self.config = config or ESTrainerConfig()
         self.config.validate()
-        if (
-            genome.num_inputs != problem.num_inputs
-            or genome.num_outputs != problem.num_outputs
-        ):
-            raise ValueError(
-                f"The genome maps {genome.num_inputs} inputs to {genome.num_outputs} outputs "
-                f"but the problem has {problem.num_inputs} inputs and "
-                f"{problem.num_outputs} outputs."
-            )
+        check_fits(genome, problem)
         self.genome = jax.device_get(genome)
         self.problem = problem
         active = np.asarray(self.genome.conn_valid) & np.asarray(

@@ -118,6 +118,19 @@ def tune_shared_weight(genome: Genome, problem: Any, grid: Sequence[float]) -> t
     return float(grid[best]), float(metric[best])
 
 
+def check_fits(genome: Genome, problem: Any) -> None:
+    """Raises ValueError unless the genome's widths match the problem's."""
+    if (
+        genome.num_inputs != problem.num_inputs
+        or genome.num_outputs != problem.num_outputs
+    ):
+        raise ValueError(
+            f"The genome maps {genome.num_inputs} inputs to {genome.num_outputs} outputs "
+            f"but the problem has {problem.num_inputs} inputs and "
+            f"{problem.num_outputs} outputs."
+        )
+
+
 class WeightTrainer:
     """Trains the individual connection weights of one genome.
 
@@ -136,15 +149,7 @@ class WeightTrainer:
     ):
         self.config = config or WeightTrainerConfig()
         self.config.validate()
-        if (
-            genome.num_inputs != problem.num_inputs
-            or genome.num_outputs != problem.num_outputs
-        ):
-            raise ValueError(
-                f"The genome maps {genome.num_inputs} inputs to {genome.num_outputs} outputs "
-                f"but the problem has {problem.num_inputs} inputs and "
-                f"{problem.num_outputs} outputs."
-            )
+        check_fits(genome, problem)
         self.genome = jax.device_get(genome)
         self.problem = problem
         if self.config.shared_weight is None:
