@@ -53,7 +53,7 @@ from wannflax.genome import Genome
 from wannflax.module import WANN, compile
 from wannflax.optimizers import OPTIMIZERS, make_optimizer
 from wannflax.registry import Registry
-from wannflax.training import TUNING_GRID, check_fits
+from wannflax.training import TUNING_GRID, Stage2Trainer, check_fits
 
 STRATEGIES: Registry = Registry("strategy")
 STRATEGIES.add("OpenES", es_algorithms.Open_ES)
@@ -217,7 +217,7 @@ def _is_typed_key(leaf) -> bool:
     )
 
 
-class ESTrainer:
+class ESTrainer(Stage2Trainer):
     """Trains the individual connection weights of one genome by an ES.
 
     Example:
@@ -382,9 +382,6 @@ class ESTrainer:
         """A searched vector [num_dims] -> the full f32[max_conns] weights."""
         return self._base.at[self.slots].set(candidate.astype(jnp.float32))
 
-    def _apply(self, params, x):
-        return self.module.apply({"params": params, "genome": self.genome_variables}, x)
-
     def fitness(self, params: Any, key) -> jnp.ndarray:
         """Raw mean return of ``{"conn_weights": ...}`` on ``key``'s episodes."""
 
@@ -505,17 +502,11 @@ class ESTrainer:
                 )
         return self
 
-    def restore(self, checkpointer: Any) -> int:
-        """Loads the latest checkpoint; returns the number of generations done."""
-        self.state, self.history = checkpointer.restore(self.state)
-        self.state = jax.device_put(self.state)
-        return len(self.history)
-
     # -- results -------------------------------------------------------------------
 
-    def get_weights(self) -> Any:
+    def trained_params(self) -> Any:
         """``{"conn_weights": f32[max_conns]}`` of the best candidate ever seen."""
-        return jax.device_get({"conn_weights": self.state.best_params})
+        return {"conn_weights": self.state.best_params}
 
     def get_mean_weights(self) -> Any:
         """``{"conn_weights": ...}`` of the search distribution's mean.
@@ -531,16 +522,3 @@ class ESTrainer:
         strategy_state = self._unflatten_state(self.state.strategy_state)
         mean = self.strategy.get_mean(strategy_state)
         return jax.device_get({"conn_weights": self.conn_weights(mean)})
-
-    def get_variables(self) -> dict[str, Any]:
-        """All module variables: the best params and the genome."""
-        return {"params": self.get_weights(), "genome": self.genome_variables}
-
-    def get_network(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
-        """A jitted callable ``network(x) -> outputs`` with the best weights."""
-        params = {"conn_weights": self.state.best_params}
-
-        def network(x):
-            return self._network(params, jnp.asarray(x, jnp.float32))
-
-        return network

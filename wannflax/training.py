@@ -131,7 +131,45 @@ def check_fits(genome: Genome, problem: Any) -> None:
         )
 
 
-class WeightTrainer:
+class Stage2Trainer:
+    """What both Stage 2 trainers share: applying, restoring and handing out
+    the trained weights. Subclasses set ``module``, ``genome_variables``,
+    ``state``, ``history`` and ``_network`` (a jitted ``_apply``) and say which
+    params are the result in ``trained_params``.
+    """
+
+    def trained_params(self) -> Any:
+        """The params tree the trainer hands out."""
+        raise NotImplementedError
+
+    def _apply(self, params, x):
+        return self.module.apply({"params": params, "genome": self.genome_variables}, x)
+
+    def restore(self, checkpointer: Any) -> int:
+        """Loads the latest checkpoint; returns the number of steps done."""
+        self.state, self.history = checkpointer.restore(self.state)
+        self.state = jax.device_put(self.state)
+        return len(self.history)
+
+    def get_weights(self) -> Any:
+        """The result ``{"conn_weights": f32[max_conns]}`` on the host."""
+        return jax.device_get(self.trained_params())
+
+    def get_variables(self) -> dict[str, Any]:
+        """All module variables: the trained params and the genome."""
+        return {"params": self.get_weights(), "genome": self.genome_variables}
+
+    def get_network(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
+        """A jitted callable ``network(x) -> outputs`` with the trained weights."""
+        params = self.trained_params()
+
+        def network(x):
+            return self._network(params, jnp.asarray(x, jnp.float32))
+
+        return network
+
+
+class WeightTrainer(Stage2Trainer):
     """Trains the individual connection weights of one genome.
 
     Example:
@@ -179,9 +217,6 @@ class WeightTrainer:
         self.steps_per_epoch = num_train // self.batch_size
         self._epoch = jax.jit(self._run_epoch)
         self._network = jax.jit(self._apply)
-
-    def _apply(self, params, x):
-        return self.module.apply({"params": params, "genome": self.genome_variables}, x)
 
     def loss(self, params, x, y) -> jnp.ndarray:
         """Mean training loss of ``params`` on a batch."""
@@ -260,25 +295,6 @@ class WeightTrainer:
                 )
         return self
 
-    def restore(self, checkpointer: Any) -> int:
-        """Loads the latest checkpoint; returns the number of epochs done."""
-        self.state, self.history = checkpointer.restore(self.state)
-        self.state = jax.device_put(self.state)
-        return len(self.history)
-
-    def get_weights(self) -> Any:
-        """The trained parameter tree ``{"conn_weights": f32[max_conns]}``."""
-        return jax.device_get(self.state.params)
-
-    def get_variables(self) -> dict[str, Any]:
-        """All module variables: trained params and the genome."""
-        return {"params": self.get_weights(), "genome": self.genome_variables}
-
-    def get_network(self) -> Callable[[jnp.ndarray], jnp.ndarray]:
-        """A jitted callable ``network(x) -> outputs`` with the trained weights."""
-        params = self.state.params
-
-        def network(x):
-            return self._network(params, jnp.asarray(x, jnp.float32))
-
-        return network
+    def trained_params(self) -> Any:
+        """The current parameter tree ``{"conn_weights": f32[max_conns]}``."""
+        return self.state.params
