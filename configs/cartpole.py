@@ -16,6 +16,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.environment = "CartPole-v1"
     config.episodes = 2  # per genome and shared weight, per generation
     config.test_episodes = 100
+    # Outputs -> actions: "auto" is argmax for discrete spaces, clipping to
+    # the bounds for continuous ones; also "sample" (softmax) or "tanh".
+    config.action_mapping = "auto"
     config.log_every = 5
     config.log_every_epochs = 5
     config.checkpoint_every = 10

@@ -163,3 +163,23 @@ def test_unknown_environment_and_strategy_fail_listing_choices(tmp_path):
     config.train.strategy = "OpenESS"
     with pytest.raises(UnknownNameError, match="Unknown strategy 'OpenESS'.*CMA_ES"):
         train_and_evaluate(config, str(tmp_path / "b"))
+
+
+def test_a_bad_action_mapping_fails_before_an_overwrite_touches_the_old_run(
+    tmp_path,
+):
+    from configs import cartpole
+
+    config = cartpole.get_config()
+    config.search.generations = 1
+    config.search.pop_size = 8
+    config.train.generations = 1
+    config.train.population_size = 4
+    config.test_episodes = 2
+    workdir = str(tmp_path / "cartpole")
+    train_and_evaluate(config, workdir)
+    before = open(os.path.join(workdir, "report.json")).read()
+    config.action_mapping = "tanh"  # CartPole's actions are discrete
+    with pytest.raises(ValueError, match="'tanh' does not fit.*auto, argmax, sample"):
+        train_and_evaluate(config, workdir, overwrite=True)
+    assert open(os.path.join(workdir, "report.json")).read() == before

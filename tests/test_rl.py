@@ -4,6 +4,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from wannflax.activations import CONTROL_POOL
@@ -120,3 +121,37 @@ def test_changing_the_shared_weight_changes_the_policy_without_a_recompile():
     second = act(genome, -2.0, observation)
     assert len(traces) == 1
     assert not bool(jnp.allclose(first, second))
+
+
+def test_action_mappings_by_space():
+    pendulum = GymnaxProblem("Pendulum-v1", episodes=1, action_mapping="tanh")
+    # tanh(0) sits mid-range; tanh(atanh(0.5)) = 0.5 maps to 3/4 of [-2, 2].
+    assert float(pendulum.to_action(jnp.array([0.0]))[0]) == pytest.approx(0.0)
+    assert float(pendulum.to_action(jnp.array([jnp.arctanh(0.5)]))[0]) == pytest.approx(
+        1.0, abs=1e-6
+    )
+    cartpole = GymnaxProblem("CartPole-v1", episodes=1, action_mapping="sample")
+    # A softmax over outputs (0, 50) picks action 1 with probability 1 - 2e-22.
+    keys = jax.random.split(jax.random.PRNGKey(0), 20)
+    actions = jax.vmap(lambda k: cartpole.to_action(jnp.array([0.0, 50.0]), k))(keys)
+    assert set(np.asarray(actions).tolist()) == {1}
+    even = jax.vmap(lambda k: cartpole.to_action(jnp.zeros(2), k))(keys)
+    assert set(np.asarray(even).tolist()) == {0, 1}  # equal outputs: both drawn
+    with pytest.raises(ValueError, match="'clip' does not fit CartPole-v1.*argmax"):
+        GymnaxProblem("CartPole-v1", action_mapping="clip")
+    with pytest.raises(ValueError, match="'argmax' does not fit swingup.*clip, tanh"):
+        make_environment("swingup", action_mapping="argmax")
+
+
+def test_a_nan_output_ends_a_gymnax_episode_with_the_worst_return():
+    pendulum = GymnaxProblem("Pendulum-v1", episodes=1)
+    key = jax.random.PRNGKey(0)
+    assert float(pendulum.episode_return(lambda obs: jnp.array([jnp.nan]), key)) == (
+        -np.inf
+    )
+    # The search counts such evaluations as non-finite and never crowns them.
+    config = SearchConfig(pop_size=4, max_nodes=8, max_connections=8, seed=0)
+    search = ArchitectureSearch(pendulum, config)
+    search.policy = lambda genome, weight, obs: jnp.full((1, 1), jnp.nan)
+    fitness = search.evaluate(search.state.population, key)
+    assert bool(jnp.all(jnp.isneginf(fitness)))

@@ -116,7 +116,14 @@ def _make_trainer(champion, problem, settings, config):
 def build_problem(config: ml_collections.ConfigDict):
     """The config's problem: an environment for control, else a registry build."""
     if is_rl(config):
-        return make_environment(config.environment, episodes=config.episodes)
+        # Optional environment settings; an environment that does not take one
+        # (the swing-up has no backend) fails here, before any work.
+        options = {
+            name: config[name]
+            for name in ("max_steps", "action_mapping", "backend")
+            if name in config and config[name] is not None
+        }
+        return make_environment(config.environment, episodes=config.episodes, **options)
     return PROBLEMS.build(
         config.problem,
         dataset=config.dataset,

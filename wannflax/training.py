@@ -124,10 +124,21 @@ def check_fits(genome: Genome, problem: Any) -> None:
         genome.num_inputs != problem.num_inputs
         or genome.num_outputs != problem.num_outputs
     ):
+        if hasattr(problem, "env_name"):
+            kind = "discrete" if problem.discrete else "continuous"
+            wanted = (
+                f"environment {problem.env_name} has {problem.num_inputs} "
+                f"observations and a {kind} action space of size "
+                f"{problem.num_outputs}"
+            )
+        else:
+            wanted = (
+                f"the problem has {problem.num_inputs} inputs and "
+                f"{problem.num_outputs} outputs"
+            )
         raise ValueError(
-            f"The genome maps {genome.num_inputs} inputs to {genome.num_outputs} outputs "
-            f"but the problem has {problem.num_inputs} inputs and "
-            f"{problem.num_outputs} outputs."
+            f"The genome maps {genome.num_inputs} inputs to {genome.num_outputs} "
+            f"outputs but {wanted}."
         )
 
 

@@ -6,7 +6,9 @@ from wannflax.registry import Registry
 # themselves here on import.
 PROBLEMS = Registry("problem")
 
+from wannflax.problems.brax_env import BraxProblem  # noqa: E402 (registers brax/*)
 from wannflax.problems.rl import (  # noqa: E402
+    ACTION_MAPPINGS,
     ENVIRONMENTS,
     GymnaxProblem,
     PolicyProblem,
@@ -21,7 +23,9 @@ from wannflax.problems.supervised import (  # noqa: E402 (PROBLEMS must exist fi
 from wannflax.problems.swingup import SwingUpProblem  # noqa: E402 (registers "swingup")
 
 __all__ = [
+    "ACTION_MAPPINGS",
     "ENVIRONMENTS",
+    "BraxProblem",
     "LOSSES",
     "PROBLEMS",
     "GymnaxProblem",

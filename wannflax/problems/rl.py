@@ -19,6 +19,60 @@ from wannflax.registry import Registry
 
 ENVIRONMENTS: Registry = Registry("environment")
 
+# How network outputs become actions, per kind of action space. "auto" takes
+# the first: argmax over one output per action for discrete spaces, outputs
+# clipped to the bounds for continuous ones.
+ACTION_MAPPINGS = {
+    "discrete": ("argmax", "sample"),
+    "continuous": ("clip", "tanh"),
+}
+
+
+def check_action_mapping(mapping: str, discrete: bool, env_name: str) -> str:
+    """The mapping to use ("auto" resolved); refuses one the space cannot take."""
+    kind = "discrete" if discrete else "continuous"
+    choices = ACTION_MAPPINGS[kind]
+    if mapping == "auto":
+        return choices[0]
+    if mapping not in choices:
+        raise ValueError(
+            f"action_mapping {mapping!r} does not fit {env_name}'s {kind} action "
+            f"space; the choices are: auto, {', '.join(choices)}."
+        )
+    return mapping
+
+
+def map_action(outputs, mapping: str, key, low=None, high=None, shape=None):
+    """Network outputs -> an action.
+
+    Args:
+      outputs: [num_outputs] network outputs.
+      mapping: "argmax" (the index of the largest output), "sample" (an index
+        drawn from the softmax of the outputs with ``key``), "clip" (outputs
+        clipped to [low, high]) or "tanh" (tanh of the outputs stretched onto
+        [low, high]).
+      key: a PRNG key, used by "sample" only.
+      low, high: bounds of a continuous space (broadcastable to ``shape``).
+      shape: the continuous action's shape.
+    """
+    if mapping == "argmax":
+        return jnp.argmax(outputs)
+    if mapping == "sample":
+        return jax.random.categorical(key, outputs)
+    action = outputs.reshape(shape)
+    if mapping == "clip":
+        return jnp.clip(action, low, high)
+    return low + (jnp.tanh(action) + 1.0) * 0.5 * (high - low)
+
+
+def worst_if_invalid(total: jnp.ndarray, invalid: jnp.ndarray) -> jnp.ndarray:
+    """An episode that met a non-finite observation or reward scores -inf.
+
+    -inf is the worst return: the search counts and logs it as a non-finite
+    evaluation, and it can never make a champion.
+    """
+    return jnp.where(invalid, -jnp.inf, total)
+
 
 class PolicyProblem:
     """Base class: ``population_fitness`` from a subclass's ``policy_fitness``."""
@@ -66,15 +120,24 @@ class GymnaxProblem(PolicyProblem):
     """Any gymnax environment; observations are flattened.
 
     Discrete action spaces take the argmax of the outputs (one per action);
-    continuous ones clip the outputs to the space's bounds.
+    continuous ones clip the outputs to the space's bounds (see
+    ``action_mapping``). An episode whose observation or reward turns
+    non-finite ends there with the worst return (-inf).
 
     Args:
       env_name: a gymnax environment id, e.g. "CartPole-v1".
       episodes: episodes per policy evaluation.
       max_steps: episode cap (default: the environment's own).
+      action_mapping: "auto", or one of ``ACTION_MAPPINGS`` for the space.
     """
 
-    def __init__(self, env_name: str, episodes: int = 4, max_steps: int | None = None):
+    def __init__(
+        self,
+        env_name: str,
+        episodes: int = 4,
+        max_steps: int | None = None,
+        action_mapping: str = "auto",
+    ):
         import gymnax  # Imported here: gymnax is the optional `rl` extra.
 
         if env_name not in gymnax.registered_envs:
@@ -97,13 +160,22 @@ class GymnaxProblem(PolicyProblem):
             self.num_outputs = int(np.prod(space.shape))
             self.action_shape = space.shape
             self.action_low, self.action_high = space.low, space.high
+        self.action_mapping = check_action_mapping(
+            action_mapping, self.discrete, env_name
+        )
 
-    def to_action(self, outputs: jnp.ndarray) -> jnp.ndarray:
+    def to_action(self, outputs: jnp.ndarray, key=None) -> jnp.ndarray:
         """Network outputs -> an action of the environment's space."""
         if self.discrete:
-            return jnp.argmax(outputs)
-        action = outputs.reshape(self.action_shape)
-        return jnp.clip(action, self.action_low, self.action_high)
+            return map_action(outputs, self.action_mapping, key)
+        return map_action(
+            outputs,
+            self.action_mapping,
+            key,
+            self.action_low,
+            self.action_high,
+            self.action_shape,
+        )
 
     def episode_return(self, act: Callable, key) -> jnp.ndarray:
         """Return of one episode; nothing counts after the first ``done``."""
@@ -111,20 +183,26 @@ class GymnaxProblem(PolicyProblem):
         observation, state = self.env.reset(reset_key, self.env_params)
 
         def advance(carry, step_key):
-            observation, state, finished, total = carry
-            action = self.to_action(act(jnp.ravel(observation).astype(jnp.float32)))
+            observation, state, finished, invalid, total = carry
+            # The environment keeps the step key; "sample" draws from a key
+            # folded off it, so argmax policies see the same episodes as before.
+            action_key = jax.random.fold_in(step_key, 1)
+            observation = jnp.ravel(observation).astype(jnp.float32)
+            bad_observation = ~jnp.all(jnp.isfinite(observation))
+            action = self.to_action(act(observation), action_key)
             # gymnax 1.x: (obs, state, reward, terminated, truncated, info).
             observation, state, reward, terminated, truncated, _ = self.env.step(
                 step_key, state, action, self.env_params
             )
-            done = terminated | truncated
-            total = total + jnp.where(finished, 0.0, reward)
-            return (observation, state, finished | done, total), None
+            bad = ~finished & (bad_observation | ~jnp.isfinite(reward))
+            total = total + jnp.where(finished | bad, 0.0, reward)
+            done = terminated | truncated | bad
+            return (observation, state, finished | done, invalid | bad, total), None
 
-        start = (observation, state, jnp.array(False), jnp.array(0.0))
+        start = (observation, state, jnp.array(False), jnp.array(False), jnp.array(0.0))
         keys = jax.random.split(step_key, self.max_steps)
-        (_, _, _, total), _ = jax.lax.scan(advance, start, keys)
-        return total
+        (_, _, _, invalid, total), _ = jax.lax.scan(advance, start, keys)
+        return worst_if_invalid(total, invalid)
 
 
 def check_environment_name(name: str) -> None:
@@ -146,7 +224,11 @@ def check_environment_name(name: str) -> None:
 
 
 def make_environment(name: str, **kwargs: Any) -> PolicyProblem:
-    """An RL problem by name: "swingup" or any gymnax environment id."""
+    """An RL problem by name: "swingup", "brax/<env>" or a gymnax environment id.
+
+    Keyword arguments go to the problem's constructor (``episodes``,
+    ``max_steps``, ``action_mapping``; ``backend`` for brax).
+    """
     check_environment_name(name)
     if name in ENVIRONMENTS:
         return ENVIRONMENTS.get(name)(**kwargs)

@@ -15,7 +15,12 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from wannflax.problems.rl import ENVIRONMENTS, PolicyProblem
+from wannflax.problems.rl import (
+    ENVIRONMENTS,
+    PolicyProblem,
+    check_action_mapping,
+    worst_if_invalid,
+)
 
 
 @struct.dataclass
@@ -122,6 +127,8 @@ def episode_return(
 ) -> jnp.ndarray:
     """Total reward of one episode; steps after ``done`` add nothing.
 
+    An episode that meets a non-finite observation or reward scores -inf.
+
     Args:
       policy: maps an observation [5] to an action (scalar or [1]).
       key: the episode's reset key.
@@ -129,15 +136,21 @@ def episode_return(
     """
 
     def advance(carry, _):
-        state, finished, total = carry
-        action = jnp.reshape(policy(observe(state)), ())
+        state, finished, invalid, total = carry
+        observation = observe(state)
+        action = jnp.reshape(policy(observation), ())
         next_state, reward, done = step(state, action, params)
-        total = total + jnp.where(finished, 0.0, reward)
-        return (next_state, finished | done, total), None
+        # A non-finite observation or reward (a policy that output NaN or
+        # inf) ends the episode with the worst return.
+        bad = ~finished & ~(jnp.all(jnp.isfinite(observation)) & jnp.isfinite(reward))
+        total = total + jnp.where(finished | bad, 0.0, reward)
+        return (next_state, finished | done | bad, invalid | bad, total), None
 
-    start = (reset(key, params), jnp.array(False), jnp.array(0.0))
-    (_, _, total), _ = jax.lax.scan(advance, start, None, length=params.max_steps)
-    return total
+    start = (reset(key, params), jnp.array(False), jnp.array(False), jnp.array(0.0))
+    (_, _, invalid, total), _ = jax.lax.scan(
+        advance, start, None, length=params.max_steps
+    )
+    return worst_if_invalid(total, invalid)
 
 
 def evaluate_module(module, variables, keys, params: SwingUpParams = SwingUpParams()):
@@ -159,16 +172,35 @@ class SwingUpProblem(PolicyProblem):
     Args:
       episodes: episodes per policy evaluation.
       params: the task's constants.
+      max_steps: steps per episode (default: ``params.max_steps``, the
+        paper's 1000).
+      action_mapping: "auto" (= "clip": the output clipped to [-1, 1], as in
+        the paper) or "tanh".
     """
 
     num_inputs, num_outputs = NUM_OBSERVATIONS, NUM_ACTIONS
+    env_name = "swingup"
+    discrete = False
 
-    def __init__(self, episodes: int = 4, params: SwingUpParams = SwingUpParams()):
+    def __init__(
+        self,
+        episodes: int = 4,
+        params: SwingUpParams = SwingUpParams(),
+        max_steps: int | None = None,
+        action_mapping: str = "auto",
+    ):
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}.")
+        if max_steps is not None:
+            if max_steps < 1:
+                raise ValueError(f"max_steps must be >= 1, got {max_steps}.")
+            params = params.replace(max_steps=int(max_steps))
         self.episodes = episodes
         self.params = params
+        self.action_mapping = check_action_mapping(action_mapping, False, "swingup")
 
     def episode_return(self, act, key) -> jnp.ndarray:
         """Return of one episode of ``act`` (observation -> outputs)."""
+        if self.action_mapping == "tanh":
+            return episode_return(lambda obs: jnp.tanh(act(obs)), key, self.params)
         return episode_return(act, key, self.params)
