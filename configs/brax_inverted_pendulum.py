@@ -19,12 +19,12 @@ def get_config() -> ml_collections.ConfigDict:
     config.environment = "brax/inverted_pendulum"
     config.backend = "generalized"  # or positional, spring, mjx
     config.max_steps = 1000  # steps per episode (brax's usual cap): the best return
-    config.episodes = 2
+    config.episodes = 1  # per genome and shared weight, per generation
     config.test_episodes = 20
-    config.search.generations = 20
+    config.search.generations = 40
     config.search.pop_size = 32
     config.search.max_nodes = 12
     config.search.max_connections = 32
-    config.train.population_size = 16
-    config.train.generations = 10
+    config.train.population_size = 32
+    config.train.generations = 50
     return config

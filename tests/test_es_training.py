@@ -236,3 +236,27 @@ def test_typed_keys_in_a_strategy_state_are_stored_as_key_data(monkeypatch, tmp_
     resumed.restore(Checkpointer(str(tmp_path)))
     resumed.fit(1, log_every=0)
     assert resumed.history == straight.history
+
+
+def test_nonfinite_returns_are_counted_and_never_the_best():
+    # Candidates whose first connection weight is above 0.5 "blow up": their
+    # return is -inf, as an episode with a NaN observation scores; the others
+    # score a finite swing-up return.
+    problem = swingup.SwingUpProblem(
+        episodes=1, params=swingup.SwingUpParams(max_steps=20)
+    )
+    trainer = ESTrainer(GENOME, problem, _config())
+    finite_returns = trainer.population_returns
+
+    def returns(population, key):
+        first_weight = jax.vmap(trainer.conn_weights)(population)[:, 0]
+        return jnp.where(first_weight > 0.5, -jnp.inf, finite_returns(population, key))
+
+    trainer.population_returns = returns
+    trainer._generation = jax.jit(trainer._run_generation)
+    history = []
+    trainer.fit(3, callback=history.append)
+    assert sum(m["nonfinite"] for m in history) > 0
+    assert all(np.isfinite(m["best_return"]) for m in history)
+    assert all(np.isfinite(m["mean_return"]) for m in history)
+    assert float(trainer.trained_params()["conn_weights"][0]) <= 0.5

@@ -445,7 +445,11 @@ class ESTrainer(Stage2Trainer):
             generation=state.generation + 1,
             key=key,
         )
-        return new_state, generation_best, returns.mean()
+        nonfinite = jnp.sum(~finite)
+        mean = jnp.sum(jnp.where(finite, returns, 0.0)) / jnp.maximum(
+            jnp.sum(finite), 1
+        )
+        return new_state, generation_best, mean, nonfinite
 
     def fit(
         self,
@@ -461,7 +465,8 @@ class ESTrainer(Stage2Trainer):
           generations: number of generations to run.
           callback: called with each generation's metrics: ``generation``,
             ``best_return`` and ``mean_return`` (raw returns of this
-            generation) and ``best_ever_return``.
+            generation; the mean over finite ones), ``best_ever_return`` and
+            ``nonfinite`` (candidates whose return was NaN or infinite).
           log_every: absl-log every n-th generation (0: never).
           checkpointer: a ``wannflax.checkpoint.Checkpointer``; the state and
             history are saved every ``checkpoint_every`` generations and
@@ -475,13 +480,21 @@ class ESTrainer(Stage2Trainer):
             raise ValueError(f"generations must be non-negative, got {generations}.")
         for index in range(generations):
             start = time.perf_counter()
-            self.state, best, mean = self._generation(self.state)
+            self.state, best, mean, nonfinite = self._generation(self.state)
             metrics = {
                 "generation": len(self.history),
                 "best_return": float(best),
                 "mean_return": float(mean),
                 "best_ever_return": float(self.state.best_return),
+                "nonfinite": int(nonfinite),
             }
+            if metrics["nonfinite"]:
+                logging.warning(
+                    "ES generation %d: %d candidates had a non-finite return "
+                    "(scored as the worst).",
+                    metrics["generation"],
+                    metrics["nonfinite"],
+                )
             self.history.append(metrics)
             if callback is not None:
                 callback(metrics)
