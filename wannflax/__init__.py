@@ -1,6 +1,6 @@
 """wannflax: Weight Agnostic Neural Networks in Flax."""
 
-from wannflax import activations, graph
+from wannflax import activations, graph, proxies, sharding
 from wannflax.activations import register_activation
 from wannflax.datasets import load_dataset
 from wannflax.export import export_to_onnx, export_to_pytorch
@@ -53,7 +53,9 @@ __all__ = [
     "load_network",
     "load_wann_network",
     "load_wann_out",
+    "proxies",
     "register_activation",
     "save_network",
     "save_wann_out",
+    "sharding",
 ]
