@@ -169,3 +169,15 @@ def test_return_table_has_the_papers_shape_and_matches_direct_rollouts():
     )  # float64 vs float32 std
     assert table["tuned_shared"]["weight"] == -1.5
     assert table["trained"]["mean"] > 850
+
+
+def test_a_trajectory_replays_the_episode_its_return_counts():
+    params = swingup.SwingUpParams(max_steps=300)
+    policy = lambda obs: jnp.tanh(3.0 * obs[0] - obs[4])  # noqa: E731
+    key = jax.random.PRNGKey(7)
+    states, rewards, alive = swingup.trajectory(policy, key, params)
+    assert states.x.shape == (300,)
+    start = swingup.reset(key, params)
+    assert float(states.theta[0]) == float(start.theta)  # the first frame is the start
+    total = float(jnp.sum(jnp.where(alive, rewards, 0.0)))
+    assert total == pytest.approx(float(swingup.episode_return(policy, key, params)))

@@ -153,6 +153,39 @@ def episode_return(
     return worst_if_invalid(total, invalid)
 
 
+def trajectory(
+    policy: Callable[[jnp.ndarray], jnp.ndarray],
+    key,
+    params: SwingUpParams = SwingUpParams(),
+):
+    """One episode step by step, for pictures and animations.
+
+    Args:
+      policy: maps an observation [5] to an action (scalar or [1]).
+      key: the episode's reset key (the same key as ``episode_return`` gives
+        the same episode).
+      params: constants.
+
+    Returns:
+      ``(states, rewards, alive)``: the state before each step (a
+      ``SwingUpState`` of [max_steps] arrays), the reward of each step, and
+      whether the step happened before the episode ended (so
+      ``sum(rewards * alive)`` is the episode's return).
+    """
+
+    def advance(carry, _):
+        state, finished = carry
+        action = jnp.reshape(policy(observe(state)), ())
+        next_state, reward, done = step(state, action, params)
+        return (next_state, finished | done), (state, reward, ~finished)
+
+    start = (reset(key, params), jnp.array(False))
+    _, (states, rewards, alive) = jax.lax.scan(
+        advance, start, None, length=params.max_steps
+    )
+    return states, rewards, alive
+
+
 def evaluate_module(module, variables, keys, params: SwingUpParams = SwingUpParams()):
     """Returns [E] of a compiled network over one episode per key (vmapped)."""
 
