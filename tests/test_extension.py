@@ -59,3 +59,75 @@ def test_a_registered_activation_is_usable_by_name():
     # softsign(3) = 3 / 4.
     np.testing.assert_allclose(module.apply(variables, jnp.array([[3.0]])), [[0.75]])
     jax.block_until_ready(module.apply(variables, jnp.ones((2, 1))))
+
+
+class ProductAggregation(WANN):
+    """Each node multiplies its weighted inputs (a node with none gives 0)."""
+
+    def aggregate(self, values, weights):
+        weighted = values[..., :, None] * weights  # [..., sources, targets]
+        present = weights != 0
+        product = jnp.prod(jnp.where(present, weighted, 1.0), axis=-2)
+        return jnp.where(jnp.any(present, axis=0), product, 0.0)
+
+    @staticmethod
+    def torch_aggregate(weighted, present):
+        import torch
+
+        product = torch.where(present, weighted, torch.ones_like(weighted)).prod(-1)
+        return torch.where(present.any(dim=-1), product, torch.zeros_like(product))
+
+
+def test_a_product_aggregation_flows_through_search_training_and_export(tmp_path):
+    import torch
+
+    # By hand first: out = (w*x1) * (w*h), h = tanh((w*1) * (w*x2)).
+    genome = Genome.from_edges(
+        2, 1, [(1, 3), (4, 3), (0, 4), (2, 4)], activations={4: "tanh"}
+    )
+    module, variables = compile(genome, 0.5, module_class=ProductAggregation)
+    x = jnp.array([[2.0, 3.0]])
+    expected = (0.5 * 2.0) * (0.5 * np.tanh(0.5 * 0.5 * 3.0))
+    np.testing.assert_allclose(module.apply(variables, x), [[expected]], rtol=1e-6)
+
+    # Proxies read the nodes through the subclass too: the input-output
+    # gradient map (AZ-NAS trainability) differs from the weighted sum's.
+    batch = jax.random.normal(jax.random.PRNGKey(0), (8, 2))
+    product_score = wannflax.proxies.compute(
+        "az_trainability", module, variables, batch
+    )
+    summed = compile(genome, 0.5)
+    assert product_score != wannflax.proxies.compute("az_trainability", *summed, batch)
+
+    problem = make_supervised("xor", batch_size=4)
+    config = SearchConfig(pop_size=16, max_nodes=12, max_connections=32, seed=2)
+    search = ArchitectureSearch(problem, config, module_class=ProductAggregation)
+    champion = search.run(4, log_every=0)
+    trainer = WeightTrainer(
+        champion, problem, WeightTrainerConfig(learning_rate=0.01), ProductAggregation
+    )
+    trainer.fit(3, log_every=0)
+    params = trainer.get_weights()
+    flax_out = np.asarray(trainer.get_network()(problem.x_train))
+
+    exported = wannflax.export.to_torch(champion, params, ProductAggregation)
+    with torch.no_grad():
+        torch_out = exported(torch.as_tensor(np.asarray(problem.x_train))).numpy()
+    np.testing.assert_allclose(torch_out, flax_out, rtol=1e-6, atol=1e-6)
+    paths = wannflax.export_to_pytorch(
+        champion, params, tmp_path / "product.pt2", module_class=ProductAggregation
+    )
+    program = torch.export.load(str(paths.program)).module()
+    with torch.no_grad():
+        loaded = program(torch.as_tensor(np.asarray(problem.x_train))).numpy()
+    np.testing.assert_allclose(loaded, flax_out, rtol=1e-6, atol=1e-6)
+
+
+def test_export_refuses_an_aggregation_without_its_torch_twin():
+    import pytest
+
+    from wannflax.export import to_torch
+
+    genome = Genome.from_edges(2, 1, [(1, 3), (2, 3)])
+    with pytest.raises(NotImplementedError, match="MaxAggregation overrides aggregate"):
+        to_torch(genome, compile(genome, 1.0)[1], MaxAggregation)

@@ -74,6 +74,24 @@ class WANN(nn.Module):
         """
         return values @ weights
 
+    @staticmethod
+    def torch_aggregate(weighted, present):
+        """The PyTorch twin of :meth:`aggregate`, used by the torch export.
+
+        A subclass that overrides ``aggregate`` overrides this too, or export
+        refuses it (the exporter cannot translate JAX code).
+
+        Args:
+          weighted: torch tensor [..., nodes, fan_in]: each incoming
+            connection's source value times its weight (0 in padded slots).
+          present: torch bool tensor [nodes, fan_in]: which slots hold a
+            connection.
+
+        Returns:
+          [..., nodes] pre-activations; here the sum.
+        """
+        return weighted.sum(dim=-1)
+
     def activate(self, pre_activations: jnp.ndarray, activation_ids: jnp.ndarray):
         """Applies each node's activation (ids broadcast on the last axis)."""
         return activation_table.apply_activations(

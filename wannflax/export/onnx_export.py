@@ -74,8 +74,7 @@ def export_to_onnx(
       path: the ``.onnx`` file to write.
       overwrite: replace an existing file; without it an existing file raises
         FileExistsError and nothing is written.
-      module_class: WANN or a subclass that overrides neither ``aggregate``
-        nor ``activate``.
+      module_class: WANN or a subclass (see ``torch_export.plan_export``).
       opset_version: ONNX opset (default: the exporter's).
 
     Returns:

@@ -95,6 +95,8 @@ class ExportPlan:
       layers: the layers, shallowest first.
       output_positions: int64 [num_outputs]; value-buffer positions of the
         output nodes, in output order.
+      aggregate: the module class's ``torch_aggregate`` (how a node combines
+        its weighted inputs).
     """
 
     num_inputs: int
@@ -104,6 +106,7 @@ class ExportPlan:
     conn_weights: np.ndarray
     layers: tuple[LayerPlan, ...]
     output_positions: np.ndarray
+    aggregate: Any = None
 
     @property
     def nodes(self) -> tuple[int, ...]:
@@ -134,14 +137,22 @@ def _check_module_class(module_class: type) -> None:
         raise TypeError(
             f"module_class must be WANN or a subclass, got {module_class!r}."
         )
-    # The export reimplements the default forward; an overridden hook would be
-    # silently dropped, so refuse rather than compute something else.
-    for hook in ("aggregate", "activate"):
-        if getattr(module_class, hook) is not getattr(WANN, hook):
-            raise NotImplementedError(
-                f"{module_class.__name__} overrides {hook}(); export supports only "
-                "the default weighted-sum aggregation and table activations."
-            )
+    # The export reimplements the forward in torch; an overridden hook without
+    # a torch twin would be silently dropped, so refuse rather than compute
+    # something else.
+    if (
+        module_class.aggregate is not WANN.aggregate
+        and module_class.torch_aggregate is WANN.torch_aggregate
+    ):
+        raise NotImplementedError(
+            f"{module_class.__name__} overrides aggregate() but not "
+            "torch_aggregate(weighted, present); define its torch twin to export it."
+        )
+    if module_class.activate is not WANN.activate:
+        raise NotImplementedError(
+            f"{module_class.__name__} overrides activate(); export supports table "
+            "activations only (register an activation with a torch_fn instead)."
+        )
 
 
 def _conn_weights(params: Any, genome: Genome) -> np.ndarray:
@@ -178,7 +189,8 @@ def plan_export(genome: Genome, params: Any, module_class: type = WANN) -> Expor
       params: ``{"conn_weights": f32[max_conns]}``, the whole variables dict
         of ``compile`` (its ``"params"`` are used) or the bare weight array.
       module_class: the module class the network is meant for; WANN or a
-        subclass that overrides neither ``aggregate`` nor ``activate``.
+        subclass that keeps the table activations and, if it overrides
+        ``aggregate``, also defines ``torch_aggregate``.
 
     Returns:
       The plan: kept nodes in layers, their connections and weights.
@@ -188,7 +200,8 @@ def plan_export(genome: Genome, params: Any, module_class: type = WANN) -> Expor
         connection (naming it), or a kept node whose activation has no torch
         version (naming both).
       InvalidGenomeError: an invalid genome.
-      NotImplementedError: a module class with its own aggregate/activate.
+      NotImplementedError: a module class with its own ``activate``, or its
+        own ``aggregate`` without ``torch_aggregate``.
     """
     _check_module_class(module_class)
     if isinstance(genome.node_kind, jax.core.Tracer):
@@ -306,6 +319,7 @@ def plan_export(genome: Genome, params: Any, module_class: type = WANN) -> Expor
         conn_weights=weights[np.asarray(kept_slots, np.int64)].astype(np.float32),
         layers=tuple(layers),
         output_positions=np.asarray([position[n] for n in outputs], np.int64),
+        aggregate=module_class.torch_aggregate,
     )
 
 
@@ -337,6 +351,7 @@ def _module_class():
                 persistent=False,
             )
             self.num_layers = len(plan.layers)
+            self._aggregate = plan.aggregate or WANN.torch_aggregate
             self._groups = []
             for i, layer in enumerate(plan.layers):
                 self.register_buffer(
@@ -371,7 +386,9 @@ def _module_class():
             for i in range(self.num_layers):
                 sources = getattr(self, f"layer{i}_sources")
                 slots = getattr(self, f"layer{i}_weights")
-                pre = (values[..., sources] * weights[slots]).sum(dim=-1)
+                pre = self._aggregate(
+                    values[..., sources] * weights[slots], slots != len(weights) - 1
+                )
                 parts = [fn(pre[..., start:end]) for fn, start, end in self._groups[i]]
                 values = torch.cat([values, *parts], dim=-1)
             return values[..., self.output_positions]
@@ -393,8 +410,8 @@ def to_torch(genome: Genome, params: Any, module_class: type = WANN):
       genome: one concrete genome.
       params: ``{"conn_weights": f32[max_conns]}``, compile()'s variables, or
         the bare weight array.
-      module_class: WANN or a subclass that overrides neither ``aggregate`` nor
-        ``activate`` (others raise NotImplementedError).
+      module_class: WANN or a subclass; one that overrides ``aggregate``
+        must define ``torch_aggregate`` too (see :func:`plan_export`).
 
     Returns:
       An ``ExportedWANN`` module in float32 mapping [..., num_inputs] to
