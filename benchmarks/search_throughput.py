@@ -2,6 +2,7 @@
 
 python benchmarks/search_throughput.py --pop_size=256 --batch_size=1000
 python benchmarks/search_throughput.py --warmup_generations=400
+python benchmarks/search_throughput.py --evaluation=node_sequential --population_chunk=0
 
 Digits with the default config's search settings, six shared weights,
 1000-sample batches by default. Network
@@ -15,6 +16,7 @@ import time
 import jax
 from absl import app, flags
 
+from wannflax import evaluation
 from wannflax.problems import make_supervised
 from wannflax.search import ArchitectureSearch, SearchConfig
 
@@ -24,6 +26,12 @@ _MAX_NODES = flags.DEFINE_integer("max_nodes", 128, "Node capacity.")
 _MAX_CONNS = flags.DEFINE_integer("max_connections", 768, "Connection capacity.")
 _GENERATIONS = flags.DEFINE_integer("generations", 30, "Timed generations.")
 _DATASET = flags.DEFINE_string("dataset", "digits", "Dataset name.")
+_EVALUATION = flags.DEFINE_string(
+    "evaluation", "auto", "Population forward (wannflax.evaluation.EVALUATIONS)."
+)
+_CHUNK = flags.DEFINE_integer(
+    "population_chunk", -1, "Genomes per chunk: -1 auto, 0 the whole population."
+)
 _WARMUP = flags.DEFINE_integer(
     "warmup_generations",
     0,
@@ -40,6 +48,8 @@ def main(_):
         prob_init_enable=0.5,
         output_activation="abs",
         tournament_size=32,
+        evaluation=_EVALUATION.value,
+        population_chunk=_CHUNK.value,
     )
     search = ArchitectureSearch(problem, config)
     start = time.perf_counter()
@@ -60,6 +70,13 @@ def main(_):
         "batch_size": problem.batch_size,
         "max_nodes": config.max_nodes,
         "max_connections": config.max_connections,
+        "evaluation": config.evaluation,
+        "evaluation_strategy": (
+            evaluation.auto_strategy(config.max_nodes, config.max_connections)
+            if config.evaluation == evaluation.AUTO
+            else config.evaluation
+        ),
+        "population_chunk": config.population_chunk,
         "devices": [str(d) for d in jax.devices()],
         "first_generation_seconds": round(compile_seconds, 2),
         "warmup_generations": _WARMUP.value,

@@ -22,6 +22,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.log_every = 5
     config.log_every_epochs = 5
     config.checkpoint_every = 10
+    # Watching the run: "auto" draws a progress bar on a terminal and log
+    # lines elsewhere; "bar" and "log" force one.
+    config.progress = "auto"
+    config.tensorboard = False  # scalars under <workdir>/tensorboard when True
+    config.plots = True  # network, search, report and training PNGs at the end
+
+    config.mesh = "auto"  # see configs/default.py
+    config.pad_population = False
+    config.distributed = "auto"
 
     config.search = ml_collections.ConfigDict()
     config.search.generations = 40

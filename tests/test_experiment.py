@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from configs import xor as xor_config
-from wannflax import UnknownNameError
+from wannflax import UnknownNameError, plots
 from wannflax.experiment import WorkdirInUseError, train_and_evaluate
+from wannflax.progress import read_scalars
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,3 +184,58 @@ def test_a_bad_action_mapping_fails_before_an_overwrite_touches_the_old_run(
     with pytest.raises(ValueError, match="'tanh' does not fit.*auto, argmax, sample"):
         train_and_evaluate(config, workdir, overwrite=True)
     assert open(os.path.join(workdir, "report.json")).read() == before
+
+
+def test_a_run_draws_its_four_pictures_and_logs_tensorboard_scalars(tmp_path):
+    config = _tiny_xor_config()
+    config.tensorboard = True
+    config.progress = "bar"
+    workdir = tmp_path / "run"
+    train_and_evaluate(config, str(workdir))
+    for name in ("network.png", "search.png", "report.png", "training.png"):
+        content = (workdir / name).read_bytes()
+        assert content[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert len(content) > 10_000, name
+    scalars = read_scalars(str(workdir / "tensorboard"))
+    # One point per generation / epoch, at the generation / epoch number.
+    assert [step for step, _ in scalars["search/best_mean"]] == [0, 1, 2]
+    assert [step for step, _ in scalars["search/champion_connections"]] == [0, 1, 2]
+    assert [step for step, _ in scalars["train/train_loss"]] == [0, 1]
+    with open(workdir / "metrics.jsonl") as handle:
+        first = json.loads(handle.readline())
+    assert scalars["search/best_mean"][0][1] == pytest.approx(first["best_mean"])
+
+
+def test_a_failing_picture_is_a_warning_after_the_results_are_written(
+    tmp_path, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no ink")
+
+    monkeypatch.setattr(plots, "plot_network", broken)
+    workdir = tmp_path / "run"
+    report = train_and_evaluate(_tiny_xor_config(), str(workdir))
+    assert json.loads((workdir / "report.json").read_text()) == report
+    assert not (workdir / "network.png").exists()
+    for name in ("search.png", "report.png", "training.png"):
+        assert (workdir / name).exists(), name
+    assert not (workdir / "tensorboard").exists()  # off unless asked for
+
+
+def test_pictures_are_off_with_plots_false(tmp_path):
+    config = _tiny_xor_config()
+    config.plots = False
+    workdir = tmp_path / "run"
+    train_and_evaluate(config, str(workdir))
+    assert (workdir / "report.json").exists()
+    assert not [name for name in os.listdir(workdir) if name.endswith(".png")]
+
+
+def test_an_unknown_progress_mode_fails_before_anything_is_written(tmp_path):
+    config = _tiny_xor_config()
+    config.progress = "bars"
+    with pytest.raises(
+        ValueError, match="Unknown progress mode 'bars'.*auto, bar, log"
+    ):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")

@@ -47,7 +47,9 @@ from evosax.algorithms.distribution_based.base import DistributionBasedAlgorithm
 from evosax.algorithms.population_based.base import PopulationBasedAlgorithm
 from evosax.core.optimizer import clipup
 from flax import struct
+from jax.sharding import Mesh
 
+from wannflax import sharding
 from wannflax.checkpoint import leaf_name
 from wannflax.genome import Genome
 from wannflax.module import WANN, compile
@@ -233,10 +235,18 @@ class ESTrainer(Stage2Trainer):
         problem: Any,
         config: ESTrainerConfig | None = None,
         module_class: type = WANN,
+        mesh: Mesh | None = None,
     ):
         self.config = config or ESTrainerConfig()
         self.config.validate()
         check_fits(genome, problem)
+        self.mesh = mesh
+        if mesh is not None:
+            sharding.check_divisible(
+                int(self.config.population_size),
+                sharding.population_shards(mesh),
+                "ESTrainerConfig.population_size",
+            )
         self.genome = jax.device_get(genome)
         self.problem = problem
         active = np.asarray(self.genome.conn_valid) & np.asarray(
@@ -305,7 +315,7 @@ class ESTrainer(Stage2Trainer):
         )
         # Host round trip: plain (not weakly typed) arrays, exactly as a
         # restored checkpoint has them, so both run the same program.
-        self.state = jax.device_put(jax.device_get(state))
+        self.state = jax.device_put(jax.device_get(state), self._placement())
         self.history: list[dict[str, float]] = []
         self._generation = jax.jit(self._run_generation)
         self._network = jax.jit(self._apply)
@@ -391,10 +401,23 @@ class ESTrainer(Stage2Trainer):
         return self.problem.policy_fitness(act, key)
 
     def population_returns(self, candidates: jnp.ndarray, key) -> jnp.ndarray:
-        """Raw returns [P] of searched vectors [P, num_dims], all on ``key``."""
-        return jax.vmap(
+        """Raw returns [P] of searched vectors [P, num_dims], all on ``key``.
+
+        Under a mesh each device plays its slice of the candidates; the
+        returns come back whole to every device.
+        """
+        if self.mesh is not None:
+            candidates = jax.lax.with_sharding_constraint(
+                candidates, sharding.population_sharding(self.mesh)
+            )
+        returns = jax.vmap(
             lambda c: self.fitness({"conn_weights": self.conn_weights(c)}, key)
         )(candidates)
+        if self.mesh is not None:
+            returns = jax.lax.with_sharding_constraint(
+                returns, sharding.replicated(self.mesh)
+            )
+        return returns
 
     def tune_shared_weight(self, grid: Sequence[float]) -> tuple[float, float]:
         """The grid weight whose network has the best return on the tuning key.
@@ -424,6 +447,13 @@ class ESTrainer(Stage2Trainer):
         population, strategy_state = self.strategy.ask(
             ask_key, strategy_state, self.strategy_params
         )
+        if self.mesh is not None:
+            # Only the episodes are split over devices; ask and tell see whole
+            # arrays, so their sums run in one-device order (exact equality
+            # with an unsharded run).
+            population = jax.lax.with_sharding_constraint(
+                population, sharding.replicated(self.mesh)
+            )
         returns = self.population_returns(population, eval_key)
         finite = jnp.isfinite(returns)
         # evosax minimises: tell it the negated returns; failures as NaN.

@@ -15,11 +15,13 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from wannflax import activations as activation_table
-from wannflax import datasets, ranking
+from wannflax import datasets, ranking, sharding
 from wannflax.checkpoint import Checkpointer
 from wannflax.optimizers import OPTIMIZERS, make_optimizer
+from wannflax.plots import PLOT_FILES, write_run_plots
 from wannflax.problems import LOSSES, PROBLEMS
 from wannflax.problems.rl import check_environment_name, make_environment
+from wannflax.progress import RunMonitor
 from wannflax.registry import parse_spec
 from wannflax.report import accuracy_table, return_table
 from wannflax.search import ArchitectureSearch, SearchConfig
@@ -33,6 +35,8 @@ RUN_FILES = (
     "config.json",
     "params",
     "checkpoints",
+    "tensorboard",
+    *PLOT_FILES,
 )
 
 
@@ -105,12 +109,40 @@ def _stage2_steps(config: ml_collections.ConfigDict) -> int:
     return config.train.generations if is_rl(config) else config.train.epochs
 
 
-def _make_trainer(champion, problem, settings, config):
+def _make_trainer(champion, problem, settings, config, mesh=None):
     if is_rl(config):
         from wannflax.es_training import ESTrainer
 
-        return ESTrainer(champion, problem, settings)
+        return ESTrainer(champion, problem, settings, mesh=mesh)
     return WeightTrainer(champion, problem, settings)
+
+
+def mesh_from_config(config: ml_collections.ConfigDict):
+    """The device mesh of a run, or None for the one-device path.
+
+    ``config.mesh`` is "auto" (the default: a machine with several devices
+    puts them all on the population axis, a single device runs unsharded) or
+    axis sizes such as "population=4,data=2", -1 taking the devices left.
+    """
+    spec = config.get("mesh", "auto")
+    if spec in (None, "auto"):
+        return sharding.make_mesh() if jax.device_count() > 1 else None
+    return sharding.make_mesh(sharding.parse_mesh(spec))
+
+
+def _fit_to_mesh(config, mesh, search_settings, train_settings) -> None:
+    """Population sizes the mesh splits evenly: checked, or padded if asked."""
+    if mesh is None:
+        return
+    shards = sharding.population_shards(mesh)
+    pad = bool(config.get("pad_population", False))
+    search_settings.pop_size = sharding.check_divisible(
+        search_settings.pop_size, shards, "search.pop_size", pad
+    )
+    if is_rl(config):
+        train_settings.population_size = sharding.check_divisible(
+            int(train_settings.population_size), shards, "train.population_size", pad
+        )
 
 
 def build_problem(config: ml_collections.ConfigDict):
@@ -132,9 +164,19 @@ def build_problem(config: ml_collections.ConfigDict):
     )
 
 
-# Fields that change only logging or checkpoint cadence, never the result.
+# Fields that change only logging, pictures or checkpoint cadence, never the
+# result; a resumed run may change them.
 RESULT_NEUTRAL_FIELDS = frozenset(
-    {"log_every", "log_every_epochs", "checkpoint_every", "train.checkpoint_every"}
+    {
+        "log_every",
+        "log_every_epochs",
+        "checkpoint_every",
+        "train.checkpoint_every",
+        "plots",
+        "progress",
+        "tensorboard",
+        "distributed",
+    }
 )
 
 
@@ -230,6 +272,12 @@ def train_and_evaluate(
 ) -> dict[str, Any]:
     """Runs search, training and evaluation, writing everything into ``workdir``.
 
+    Besides the result files, a run shows a progress bar or log lines
+    (``config.progress``), can write TensorBoard scalars under
+    ``workdir/tensorboard`` (``config.tensorboard``) and, once report.json is
+    written, draws network.png, search.png, report.png and training.png
+    (``config.plots``); a picture that fails is a warning, never an error.
+
     Args:
       config: see configs/default.py for the fields.
       workdir: output directory (created if missing).
@@ -239,6 +287,13 @@ def train_and_evaluate(
       The report (also written to ``workdir/report.json``).
     """
     validate_names(config)
+    # Writes nothing until a stage starts; an unknown progress mode fails here.
+    monitor = RunMonitor(
+        config.get("progress", "auto"),
+        os.path.join(workdir, "tensorboard")
+        if config.get("tensorboard") and sharding.is_primary()
+        else None,
+    )
     search_settings = search_config(config)
     train_settings = trainer_config(config)
     # Every setting is checked before anything is computed, deleted or written.
@@ -255,15 +310,20 @@ def train_and_evaluate(
             "config.search.generations must be >= 1 and the Stage 2 count "
             "(train.epochs, or train.generations for control) >= 0."
         )
+    mesh = mesh_from_config(config)
+    _fit_to_mesh(config, mesh, search_settings, train_settings)
     config_dict = json.loads(config.to_json_best_effort())
     resume = check_workdir(workdir, config_dict, overwrite)
+    # In a multi-host run every process computes; only process 0 writes the
+    # run's files (orbax coordinates the checkpoint writes itself).
+    primary = sharding.is_primary()
 
     problem = build_problem(config)
-    search = ArchitectureSearch(problem, search_settings)
+    search = ArchitectureSearch(problem, search_settings, mesh=mesh)
     os.makedirs(workdir, exist_ok=True)
-    if overwrite:
+    if overwrite and primary:
         _clear_run_files(workdir)
-    if not resume:
+    if not resume and primary:
         _write_json(os.path.join(workdir, "config.json"), config_dict)
     search_checkpoints = Checkpointer(os.path.join(workdir, "checkpoints", "search"))
     train_checkpoints = Checkpointer(os.path.join(workdir, "checkpoints", "train"))
@@ -274,10 +334,13 @@ def train_and_evaluate(
         done = search.restore(search_checkpoints)
         logging.info("Resuming %s at generation %d.", workdir, done)
         if done >= config.search.generations and train_checkpoints.latest_step():
-            trainer = _make_trainer(search.champion, problem, train_settings, config)
+            trainer = _make_trainer(
+                search.champion, problem, train_settings, config, mesh
+            )
             epochs_done = trainer.restore(train_checkpoints)
             logging.info("Resuming weight training at epoch %d.", epochs_done)
-    _rewrite_metrics(workdir, search.history, trainer.history if trainer else [])
+    if primary:
+        _rewrite_metrics(workdir, search.history, trainer.history if trainer else [])
     logging.info(
         "Searching %s: %d inputs, %d outputs, population %d, generations %d to %d.",
         config.environment if is_rl(config) else config.dataset,
@@ -288,37 +351,43 @@ def train_and_evaluate(
         config.search.generations,
     )
 
-    metrics_path = os.path.join(workdir, "metrics.jsonl")
-    with open(metrics_path, "a") as metrics_file:
+    metrics_path = os.path.join(workdir, "metrics.jsonl") if primary else os.devnull
+    with open(metrics_path, "a") as metrics_file, monitor:
 
-        def record(stage):
+        def record(stage, observe):
             def write(metrics):
                 metrics_file.write(json.dumps({"stage": stage, **metrics}) + "\n")
                 metrics_file.flush()
+                observe(metrics)
 
             return write
 
         started = time.perf_counter()
-        champion = search.run(
-            max(config.search.generations - done, 0),
-            callback=record("search"),
-            log_every=config.get("log_every", 1),
-            checkpointer=search_checkpoints,
-            checkpoint_every=every,
-        )
+        with monitor.stage("search", config.search.generations, done) as observe:
+            champion = search.run(
+                max(config.search.generations - done, 0),
+                callback=record("search", observe),
+                log_every=monitor.log_every(config.get("log_every", 1)),
+                checkpointer=search_checkpoints,
+                checkpoint_every=every,
+            )
         search_seconds = time.perf_counter() - started
-        _write_json(os.path.join(workdir, "champion.json"), champion.to_dict())
+        if primary:
+            _write_json(os.path.join(workdir, "champion.json"), champion.to_dict())
 
         started = time.perf_counter()
         if trainer is None:
-            trainer = _make_trainer(champion, problem, train_settings, config)
-        trainer.fit(
-            max(_stage2_steps(config) - epochs_done, 0),
-            callback=record("train"),
-            log_every=config.get("log_every_epochs", 10),
-            checkpointer=train_checkpoints,
-            checkpoint_every=config.train.get("checkpoint_every", 50),
-        )
+            trainer = _make_trainer(champion, problem, train_settings, config, mesh)
+        steps = _stage2_steps(config)
+        unit = "generation" if is_rl(config) else "epoch"
+        with monitor.stage("train", steps, epochs_done, unit) as observe:
+            trainer.fit(
+                max(steps - epochs_done, 0),
+                callback=record("train", observe),
+                log_every=monitor.log_every(config.get("log_every_epochs", 10)),
+                checkpointer=train_checkpoints,
+                checkpoint_every=config.train.get("checkpoint_every", 50),
+            )
         train_seconds = time.perf_counter() - started
 
     checkpointer = ocp.StandardCheckpointer()
@@ -367,6 +436,10 @@ def train_and_evaluate(
         "wall_seconds": {"search": search_seconds, "train": train_seconds},
         "devices": [str(device) for device in jax.devices()],
     }
+    if not primary:
+        return report
     _write_json(os.path.join(workdir, "report.json"), report)
     logging.info("Report: %s", json.dumps(report))
+    if config.get("plots", True):
+        write_run_plots(workdir, champion, search.history, trainer.history, report)
     return report

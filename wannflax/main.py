@@ -4,6 +4,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from wannflax.experiment import train_and_evaluate
+from wannflax.sharding import maybe_initialize_distributed
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config",
@@ -24,6 +25,8 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     logging.info("Config:\n%s", _CONFIG.value)
     try:
+        # Before any other JAX call: joins a multi-host run when asked.
+        maybe_initialize_distributed(_CONFIG.value.get("distributed", "auto"))
         train_and_evaluate(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value)
     except (ValueError, KeyError, FileExistsError, FileNotFoundError) as error:
         # Bad input is the user's to fix: one clear line, no traceback.

@@ -18,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 from flax import struct
+from jax.sharding import Mesh
 
-from wannflax import graph, mutation, ranking
+from wannflax import evaluation, mutation, ranking, sharding, trainability
 from wannflax.genome import Genome
 from wannflax.module import WANN, make_module
 from wannflax.search_config import (  # re-exported: the search's public settings
@@ -87,10 +88,16 @@ class ArchitectureSearch:
         problem: Any,
         config: SearchConfig | None = None,
         module_class: type = WANN,
+        mesh: Mesh | None = None,
     ):
         self.problem = problem
         self.config = config or SearchConfig()
         self.config.validate(problem.num_inputs, problem.num_outputs)
+        self.mesh = mesh
+        if mesh is not None:
+            sharding.check_divisible(
+                self.config.pop_size, sharding.population_shards(mesh)
+            )
         self.module_class = module_class
         self.history: list[dict[str, float]] = []
         self.trace_count = 0
@@ -116,8 +123,23 @@ class ArchitectureSearch:
         )
         self._pool = mutation.pool_ids_for(self.config.activation_options)
         self._probs = jnp.asarray(self.config.mutation_probabilities())
-        self._step = jax.jit(self._generation)
-        self.state = self.init(jax.random.PRNGKey(self.config.seed))
+        self._proxy_ranking = trainability.ProxyRanking(
+            self.config, problem, self.module
+        )
+        state = self.init(jax.random.PRNGKey(self.config.seed))
+        if mesh is None:
+            self._step = jax.jit(self._generation)
+        else:
+            # The population axis is split over the mesh; everything else,
+            # the metrics included, is replicated.
+            self._state_sharding = self._shardings(state)
+            self._step = jax.jit(
+                self._generation,
+                in_shardings=(self._state_sharding,),
+                out_shardings=(self._state_sharding, sharding.replicated(mesh)),
+            )
+            state = jax.device_put(state, self._state_sharding)
+        self.state = state
 
     # -- the pure core -------------------------------------------------------
 
@@ -137,45 +159,73 @@ class ArchitectureSearch:
             nonfinite_evaluations=jnp.array(0, jnp.int32),
         )
 
+    def _shardings(self, state: SearchState) -> SearchState:
+        """Population leaves split on the population axis; the rest replicated."""
+        split = sharding.population_sharding(self.mesh)
+        whole = sharding.replicated(self.mesh)
+        return SearchState(
+            population=jax.tree.map(lambda _: split, state.population),
+            **{
+                field: jax.tree.map(lambda _: whole, getattr(state, field))
+                for field in (
+                    "key",
+                    "generation",
+                    "champion",
+                    "champion_fitness",
+                    "skipped_mutations",
+                    "nonfinite_evaluations",
+                )
+            },
+        )
+
     def evaluate(self, population: Genome, key) -> jnp.ndarray:
         """Fitness [P, K] of each genome under each shared weight.
 
         Every genome sees the same batch (or, for a problem that scores
         policies itself through ``population_fitness``, the same episode
         seeds). Non-finite fitness becomes -inf so it can never win.
+
+        Under a mesh each device evaluates its slice of the population with
+        this same code (``shard_map``), drawing the same batch from the same
+        key, so a genome is scored by the same program as on one device.
         """
+        if self.mesh is None:
+            return self._evaluate_slice(population, key)
+        split = jax.sharding.PartitionSpec(sharding.POPULATION_AXIS)
+        return jax.shard_map(
+            self._evaluate_slice,
+            mesh=self.mesh,
+            in_specs=(split, jax.sharding.PartitionSpec()),
+            out_specs=split,
+            check_vma=False,
+        )(population, key)
+
+    def _evaluate_slice(self, population: Genome, key) -> jnp.ndarray:
         if hasattr(self.problem, "population_fitness"):
             fitness = self.problem.population_fitness(
                 self.policy, population, self._weights, key
             )
             return jnp.where(jnp.isfinite(fitness), fitness, -jnp.inf)
         x, y = self.problem.sample_batch(key)
-
-        def population_outputs(width):
-            def outputs(genome):
-                return self.module.apply(
-                    {"genome": genome.arrays()},
-                    x,
-                    self._weights,
-                    width,
-                    method=self.module_class.sweep,
-                )
-
-            return lambda population: jax.vmap(outputs)(population)
-
-        # Hidden slots fill from the front, so early generations use a
-        # fraction of the capacity; evaluating only the occupied prefix (one
-        # compiled branch per width bucket, chosen once per generation) is
-        # exact and skips the empty columns.
-        needed = jnp.max(graph.used_width(population))
-        bucket = jnp.searchsorted(jnp.asarray(self._widths), needed)
-        outputs = jax.lax.switch(
-            bucket, [population_outputs(w) for w in self._widths], population
-        )
         per_weight = jax.vmap(
             jax.vmap(self.problem.fitness, in_axes=(0, None)), in_axes=(0, None)
         )
-        fitness = per_weight(outputs, y)
+        # Hidden slots fill from the front, so early generations use a
+        # fraction of the capacity; strategies that do not skip empty slots
+        # themselves evaluate only the occupied prefix (one compiled branch
+        # per width bucket, chosen per chunk), which is exact. The fitness is
+        # taken inside each chunk, so the outputs of the whole population
+        # never leave the cache.
+        fitness = evaluation.population_outputs(
+            self.module,
+            population,
+            x,
+            self._weights,
+            strategy=self.config.evaluation,
+            width=self._widths,
+            chunk_size=self.config.population_chunk,
+            reduce=lambda outputs: per_weight(outputs, y),
+        )
         return jnp.where(jnp.isfinite(fitness), fitness, -jnp.inf)
 
     def policy(self, genome: Genome, shared_weight, observations) -> jnp.ndarray:
@@ -196,9 +246,15 @@ class ArchitectureSearch:
         population = state.population
 
         fitness = self.evaluate(population, eval_key)
+        if self.mesh is not None:
+            # Each device scored its slice; ranking, selection and the metrics
+            # read the whole [P, K] array, reduced in the same order as on
+            # one device, so a sharded run equals an unsharded one exactly.
+            fitness = jax.lax.with_sharding_constraint(
+                fitness, sharding.replicated(self.mesh)
+            )
         nonfinite = jnp.sum(jnp.isneginf(fitness))
         fitness_mean, fitness_max = fitness.mean(axis=1), fitness.max(axis=1)
-        finite = jnp.isfinite(fitness_mean)
         connections = population.num_connections()
 
         best = _select_champion(fitness_mean, connections)
@@ -217,6 +273,9 @@ class ArchitectureSearch:
         use_max = jax.random.uniform(objective_key) >= config.prob_mean_connections
         objectives = ranking.wann_objectives(
             fitness_mean, fitness_max, connections, use_max
+        )
+        objectives, proxy_metrics = self._proxy_ranking(
+            population, fitness_mean, objectives, eval_key, champion
         )
         rank = ranking.RANKINGS.get(config.ranking)(objectives)
         order = jnp.argsort(rank)
@@ -250,8 +309,9 @@ class ArchitectureSearch:
             "generation": state.generation,
             "best_mean": fitness_mean[best],
             "best_max": jnp.max(fitness_max),
-            "population_mean": jnp.sum(jnp.where(finite, fitness_mean, 0.0))
-            / jnp.maximum(jnp.sum(finite), 1),
+            # Averaged on the host (see ``step``): a float sum inside the
+            # program may be split across devices in another order.
+            "fitness_mean": fitness_mean,
             "mean_connections": jnp.mean(connections.astype(jnp.float32)),
             "champion_mean": champion_fitness[0],
             "champion_max": champion_fitness[1],
@@ -260,6 +320,7 @@ class ArchitectureSearch:
             "skipped_mutations": skipped,
             "nonfinite": nonfinite,
             "objectives": jnp.where(use_max, 1, 0),
+            **proxy_metrics,
         }
         next_state = SearchState(
             population=next_population,
@@ -277,7 +338,16 @@ class ArchitectureSearch:
     def step(self) -> dict[str, float]:
         """Runs one generation; returns its metrics as Python numbers."""
         self.state, metrics = self._step(self.state)
-        return {k: v.item() for k, v in jax.device_get(metrics).items()}
+        metrics = jax.device_get(metrics)
+        fitness_mean = np.asarray(metrics.pop("fitness_mean"), np.float64)
+        finite = np.isfinite(fitness_mean)
+        metrics["population_mean"] = (
+            float(fitness_mean[finite].mean()) if finite.any() else 0.0
+        )
+        return {
+            name: value if isinstance(value, float) else value.item()
+            for name, value in metrics.items()
+        }
 
     def run(
         self,
@@ -355,7 +425,9 @@ class ArchitectureSearch:
         exactly (see ``Checkpointer.restore``).
         """
         self.state, self.history = checkpointer.restore(self.state)
-        self.state = jax.device_put(self.state)
+        self.state = jax.device_put(
+            self.state, None if self.mesh is None else self._state_sharding
+        )
         return int(self.state.generation)
 
     def _blame(self, error: Exception) -> str:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from wannflax import activations as activation_table
-from wannflax import ranking
+from wannflax import evaluation, ranking, trainability
 from wannflax.genome import Genome
 from wannflax.registry import UnknownNameError
 
@@ -39,8 +39,24 @@ class SearchConfig:
       prob_mean_connections: chance per generation of ranking on (mean,
         1/connections) rather than (mean, max).
       ranking: name in the ranking registry.
+      evaluation: population forward, a name in
+        ``wannflax.evaluation.EVALUATIONS`` or "auto" (the fastest measured
+        for the capacity, see ``evaluation.auto_strategy``).
+      population_chunk: genomes evaluated per ``lax.map`` step: 0 evaluates
+        the whole population at once; -1 picks the largest chunk whose node
+        values fit a cache-sized budget (``evaluation.auto_chunk_size``).
       output_activation: activation of the output nodes (never mutated).
       seed: PRNG seed.
+      proxy_strategy: how zero-cost proxies enter the ranking: "none" (the
+        WANN ranking), "hybrid", "sequential" or "pareto" (see
+        wannflax.trainability).
+      proxies: proxy names (wannflax.proxies.PROXIES) the strategy uses.
+      proxy_weights: one weight per proxy in the aggregation; empty: equal.
+      proxy_aggregation: name in wannflax.proxies.AGGREGATIONS.
+      proxy_mix: hybrid / sequential weight of the proxy rank, in [0, 1].
+      proxy_top_fraction: sequential: share of the population, best mean
+        fitness first, that the proxies score, in (0, 1].
+      proxy_batch_size: samples of the generation's batch the proxies see.
     """
 
     pop_size: int = 128
@@ -59,8 +75,17 @@ class SearchConfig:
     tournament_size: int = 8
     prob_mean_connections: float = 0.8
     ranking: str = "nsga2"
+    evaluation: str = "auto"
+    population_chunk: int = -1
     output_activation: str = "linear"
     seed: int = 0
+    proxy_strategy: str = "none"
+    proxies: Sequence[str] = ("synflow",)
+    proxy_weights: Sequence[float] = ()
+    proxy_aggregation: str = "az_log_rank"
+    proxy_mix: float = 0.5
+    proxy_top_fraction: float = 0.25
+    proxy_batch_size: int = 64
 
     def validate(self, num_inputs: int, num_outputs: int) -> None:
         """Raises ValueError / UnknownNameError naming the first bad field."""
@@ -73,12 +98,22 @@ class SearchConfig:
         lookups += [
             ("output_activation", activation_table.ACTIVATIONS, self.output_activation),
             ("ranking", ranking.RANKINGS, self.ranking),
+            ("evaluation", evaluation.EVALUATIONS, self.evaluation),
         ]
         for field, registry, name in lookups:
             try:
                 registry.get(name)
             except UnknownNameError as error:
                 raise UnknownNameError(f"SearchConfig.{field}: {error}") from None
+        if (
+            isinstance(self.population_chunk, bool)
+            or not isinstance(self.population_chunk, (int, np.integer))
+            or self.population_chunk < -1
+        ):
+            raise ValueError(
+                "SearchConfig.population_chunk must be an int: genomes per chunk, 0 "
+                f"for the whole population or -1 for auto; got {self.population_chunk!r}."
+            )
         if self.pop_size < 2:
             raise ValueError(
                 f"SearchConfig.pop_size must be at least 2, got {self.pop_size}."
@@ -130,6 +165,7 @@ class SearchConfig:
                 f"(prob_init_enable={self.prob_init_enable} of {(num_inputs + 1) * num_outputs}"
                 " bias/input->output pairs); raise it or lower prob_init_enable."
             )
+        trainability.check_config(self)
 
     def mutation_probabilities(self) -> np.ndarray:
         """Roulette weights in operator order (see mutation.OPERATOR_NAMES)."""

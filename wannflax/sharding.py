@@ -77,6 +77,25 @@ def make_mesh(
     return Mesh(np.asarray(devices).reshape(shape), MESH_AXES)
 
 
+def parse_mesh(spec: str) -> dict[str, int]:
+    """Axis sizes from a flag-friendly string: "population=4,data=2".
+
+    Raises:
+      ValueError: a part that is not ``axis=integer``, naming it.
+    """
+    sizes = {}
+    for part in str(spec).split(","):
+        name, _, size = part.partition("=")
+        try:
+            sizes[name.strip()] = int(size)
+        except ValueError:
+            raise ValueError(
+                f"Mesh {spec!r}: {part!r} is not axis=size; write e.g. "
+                f"'population=4,data=2' (axes: {', '.join(MESH_AXES)}) or 'auto'."
+            ) from None
+    return sizes
+
+
 def population_sharding(mesh: Mesh) -> NamedSharding:
     """Leading (population) axis split over the mesh's population axis."""
     return NamedSharding(mesh, PartitionSpec(POPULATION_AXIS))
@@ -134,9 +153,10 @@ def maybe_initialize_distributed(enabled: bool | str = "auto") -> bool:
     """Joins a multi-host run when asked to, before any other JAX call.
 
     Args:
-      enabled: True to call ``jax.distributed.initialize()`` (which reads the
-        coordinator, process count and id from the cluster's environment:
-        SLURM, Open MPI, Cloud TPU, or the JAX_COORDINATOR_ADDRESS family);
+      enabled: True to call ``jax.distributed.initialize()`` with the
+        coordinator, process count and id from JAX_COORDINATOR_ADDRESS,
+        JAX_NUM_PROCESSES and JAX_PROCESS_ID where set (else as detected from
+        SLURM, Open MPI or Cloud TPU);
         "auto" to do so only when JAX_COORDINATOR_ADDRESS or
         COORDINATOR_ADDRESS is set; False never.
 
@@ -144,14 +164,22 @@ def maybe_initialize_distributed(enabled: bool | str = "auto") -> bool:
       Whether this call initialised the distributed runtime.
     """
     if enabled not in (True, False, "auto"):
-        raise ValueError(
-            f"distributed must be True, False or 'auto', got {enabled!r}."
-        )
+        raise ValueError(f"distributed must be True, False or 'auto', got {enabled!r}.")
     if enabled == "auto":
         enabled = any(os.environ.get(name) for name in _DISTRIBUTED_VARIABLES)
     if not enabled:
         return False
-    jax.distributed.initialize()
+    # Passed on explicitly where set, so the same three variables work on any
+    # cluster; unset, jax.distributed detects SLURM, Open MPI or Cloud TPU.
+    arguments = {}
+    for name, argument, kind in (
+        ("JAX_COORDINATOR_ADDRESS", "coordinator_address", str),
+        ("JAX_NUM_PROCESSES", "num_processes", int),
+        ("JAX_PROCESS_ID", "process_id", int),
+    ):
+        if os.environ.get(name):
+            arguments[argument] = kind(os.environ[name])
+    jax.distributed.initialize(**arguments)
     logging.info(
         "Joined a run of %d processes as process %d (%d local, %d global devices).",
         jax.process_count(),

@@ -156,10 +156,20 @@ class Stage2Trainer:
     def _apply(self, params, x):
         return self.module.apply({"params": params, "genome": self.genome_variables}, x)
 
+    mesh = None  # a jax.sharding.Mesh when the trainer's population is split
+
+    def _placement(self):
+        """Where the state lives: the default device, or every mesh device."""
+        if self.mesh is None:
+            return None
+        from wannflax.sharding import replicated
+
+        return replicated(self.mesh)
+
     def restore(self, checkpointer: Any) -> int:
         """Loads the latest checkpoint; returns the number of steps done."""
         self.state, self.history = checkpointer.restore(self.state)
-        self.state = jax.device_put(self.state)
+        self.state = jax.device_put(self.state, self._placement())
         return len(self.history)
 
     def get_weights(self) -> Any:
