@@ -152,6 +152,7 @@ def _lines(path):
         return handle.read().splitlines()
 
 
+@pytest.mark.slow  # about a minute of CLI runs; `pytest -m slow` runs it
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
     reference = tmp_path / "reference"
     assert _launch(reference).wait(timeout=300) == 0

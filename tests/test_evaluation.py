@@ -17,7 +17,7 @@ from wannflax.genome import Genome
 from wannflax.module import WANN, make_module
 from wannflax.problems import make_supervised
 from wannflax.registry import UnknownNameError
-from wannflax.search import PAPER_WEIGHTS, ArchitectureSearch, SearchConfig
+from wannflax.search import ArchitectureSearch, SearchConfig
 
 STRATEGIES = ("node_sequential", "layered_dense", "depth_sorted", "sparse")
 NUM_INPUTS, NUM_OUTPUTS, MAX_NODES, MAX_CONNS = 3, 2, 24, 64
@@ -26,7 +26,7 @@ ALL_ACTIVATIONS = activations.activation_names()
 # (2 pi for sin under w = 2), so a deep chain under the paper's weights turns
 # a 1-ulp difference into ~1e-4. Weights of at most 0.5 in magnitude keep the
 # comparison at 1e-6 meaningful through every depth here; the paper weights
-# are checked on the shallow genomes evolution produces.
+# are checked through a search on XOR, whose networks are shallow.
 SMALL_WEIGHTS = jnp.array([-0.5, -0.25, 0.25, 0.5])
 
 
@@ -112,8 +112,13 @@ def module():
 
 @pytest.fixture(scope="module")
 def x():
+    # 8 samples x 4 weights: each node's row fills whole vector registers.
+    # XLA evaluates sin_pi's polynomial with and without fused multiply-adds
+    # in a fusion's vector body and its scalar remainder, so with ragged
+    # sizes one element could round differently once a chunk changes the
+    # array size; a genome's result would then depend on its chunk.
     return jax.random.uniform(
-        jax.random.PRNGKey(7), (9, NUM_INPUTS), minval=-1, maxval=1
+        jax.random.PRNGKey(7), (8, NUM_INPUTS), minval=-1, maxval=1
     )
 
 
@@ -172,7 +177,7 @@ def test_every_strategy_equals_apply_with_every_weight_set_to_w(
 ):
     whole, _ = evaluated[strategy]
 
-    chex.assert_shape(whole, (44, 4, 9, NUM_OUTPUTS))
+    chex.assert_shape(whole, (44, 4, 8, NUM_OUTPUTS))
     chex.assert_tree_all_finite(whole)
     np.testing.assert_allclose(whole, reference, rtol=1e-6, atol=1e-6)
 
@@ -197,21 +202,6 @@ def test_the_hand_built_chain_matches_its_closed_form(evaluated, x):
             value = np.asarray(fn(jnp.float32(w) * jnp.asarray(value, jnp.float32)))
         np.testing.assert_allclose(whole[0, k, :, 0], np.tanh(w * value), atol=1e-6)
         np.testing.assert_allclose(whole[0, k, :, 1], w * value, atol=1e-6)
-
-
-def test_paper_weights_agree_on_evolved_genomes(module, x):
-    # Shallow, evolution-shaped genomes keep rounding from growing.
-    evolved = grown(2, 16, "evolved", output_activation="abs")
-    outputs = [
-        jax.jit(
-            lambda p, s=strategy: evaluation.population_outputs(
-                module, p, x, PAPER_WEIGHTS, s, chunk_size=4
-            )
-        )(evolved)
-        for strategy in ("layered_dense", "depth_sorted")
-    ]
-
-    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-6, atol=1e-6)
 
 
 def test_width_buckets_and_reduce_inside_chunks(module, population, x, evaluated):
@@ -259,16 +249,29 @@ def test_a_bad_population_chunk_is_refused_naming_the_field(chunk):
         SearchConfig(population_chunk=chunk).validate(2, 1)
 
 
-def test_a_subclass_with_its_own_aggregation_uses_its_sweep(x):
-    class MaxAggregation(WANN):
-        def aggregate(self, values, weights):
-            weighted = values[..., :, None] * weights
-            present = weights != 0
-            largest = jnp.max(jnp.where(present, weighted, -jnp.inf), axis=-2)
-            return jnp.where(jnp.any(present, axis=0), largest, 0.0)
+class MaxAggregation(WANN):
+    """Each node takes the largest weighted input instead of the sum."""
 
+    def aggregate(self, values, weights):
+        weighted = values[..., :, None] * weights
+        present = weights != 0
+        largest = jnp.max(jnp.where(present, weighted, -jnp.inf), axis=-2)
+        return jnp.where(jnp.any(present, axis=0), largest, 0.0)
+
+
+class SoftsignEverywhere(WANN):
+    """Every node applies x / (1 + |x|), whatever its activation id."""
+
+    def activate(self, pre_activations, activation_ids):
+        return pre_activations / (1.0 + jnp.abs(pre_activations))
+
+
+@pytest.mark.parametrize("module_class", [MaxAggregation, SoftsignEverywhere])
+def test_subclasses_keep_their_own_node_update(module_class, x):
+    # Another aggregation falls back to the subclass's sweep; another
+    # activation is called through module.apply inside the fast paths.
     genomes = stack(special_genomes())
-    module = make_module(genomes.index(0), ALL_ACTIVATIONS, module_class=MaxAggregation)
+    module = make_module(genomes.index(0), ALL_ACTIVATIONS, module_class=module_class)
     expected = jax.vmap(
         lambda g: module.apply(
             {"genome": g.arrays()}, x, SMALL_WEIGHTS, method=module.sweep
@@ -279,26 +282,32 @@ def test_a_subclass_with_its_own_aggregation_uses_its_sweep(x):
         module, genomes, x, SMALL_WEIGHTS, "depth_sorted", chunk_size=3
     )
 
-    np.testing.assert_array_equal(outputs, expected)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(
+        outputs,
+        evaluation.population_outputs(
+            make_module(genomes.index(0), ALL_ACTIVATIONS), genomes, x, SMALL_WEIGHTS
+        ),
+    )
 
 
-def test_each_strategy_scores_the_default_search_the_same(tmp_path):
-    # Same fitness for every population of a run means the same ranking,
-    # champion and history; one full run with another strategy confirms it.
+def test_each_strategy_runs_the_default_search_alike():
+    # The default is auto (depth_sorted). One full run with node_sequential
+    # must reproduce its champion and history; for the other strategies,
+    # equal fitness on every population of the run means the same ranking,
+    # hence the same run.
     problem = make_supervised("xor", batch_size=4)
     settings = dict(pop_size=24, max_nodes=12, max_connections=32, seed=2)
     default = ArchitectureSearch(problem, SearchConfig(**settings))
-    populations, keys = [], []
+    populations = []
     for _ in range(6):
         populations.append(default.state.population)
-        keys.append(jax.random.fold_in(default.state.key, 1))
         default.run(1, log_every=0)
     other = ArchitectureSearch(
         problem, SearchConfig(**settings, evaluation="node_sequential")
     )
     other.run(6, log_every=0)
 
-    assert default.state.generation == 6
     assert other.trace_count == 1
     chex.assert_trees_all_equal(other.champion, default.champion)
     assert [row["best_mean"] for row in other.history] == pytest.approx(
@@ -307,13 +316,12 @@ def test_each_strategy_scores_the_default_search_the_same(tmp_path):
     assert [row["mean_connections"] for row in other.history] == [
         row["mean_connections"] for row in default.history
     ]
+    key = jax.random.PRNGKey(3)
     default_evaluate = jax.jit(default.evaluate)
-    for strategy in STRATEGIES:
-        search = ArchitectureSearch(
-            problem, SearchConfig(**settings, evaluation=strategy)
-        )
-        evaluate = jax.jit(search.evaluate)
-        for population, key in zip(populations, keys, strict=True):
+    for strategy in ("layered_dense", "sparse"):
+        config = SearchConfig(**settings, evaluation=strategy)
+        evaluate = jax.jit(ArchitectureSearch(problem, config).evaluate)
+        for population in populations:
             np.testing.assert_allclose(
                 evaluate(population, key),
                 default_evaluate(population, key),

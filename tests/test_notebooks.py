@@ -77,7 +77,18 @@ def restored_registries():
     table[:] = saved_table
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+# The quickstart runs in every suite; the research notebooks (20-40 s each)
+# are marked slow to keep the default suite within its time budget: run them
+# with `pytest -m slow tests/test_notebooks.py`.
+_RUNS = [
+    path
+    if path.endswith("quickstart.ipynb")
+    else pytest.param(path, marks=pytest.mark.slow)
+    for path in NOTEBOOKS
+]
+
+
+@pytest.mark.parametrize("path", _RUNS, ids=os.path.basename)
 def test_notebook_runs_top_to_bottom(path, restored_registries):
     with open(path) as handle:
         notebook = json.load(handle)

@@ -44,16 +44,23 @@ class EvaluationStrategy:
     """A registered population forward.
 
     Attributes:
-      fn: ``fn(module, population, x, shared_weights, width)`` for a chunk of
-        genomes (leading axis), a float batch ``[B, num_inputs]``, ``[K]``
-        weights and a static width; returns ``[P, K, B, num_outputs]``.
+      fn: ``fn(module, population, x, shared_weights, width, plan=None)``
+        for a chunk of genomes (leading axis), a float batch ``[B,
+        num_inputs]``, ``[K]`` weights and a static width; returns ``[P, K,
+        B, num_outputs]``.
       skips_empty_slots: True when ``fn`` already skips node slots no genome
         of the chunk uses, so width buckets chosen outside would only add
         compiled branches (and compile time).
+      plan: optional ``plan(population, width)``, run once on the whole
+        population before it is cut into chunks; its result reaches every
+        chunk's ``fn`` as ``plan``. A strategy that picks static sizes from
+        it computes every chunk with the same shapes, hence the same
+        rounding, as the whole population at once.
     """
 
     fn: Callable
     skips_empty_slots: bool = False
+    plan: Callable | None = None
 
 
 EVALUATIONS: Registry = Registry("evaluation strategy")
@@ -165,11 +172,18 @@ def population_outputs(
         if chunk == -1:
             chunk = auto_chunk_size(size, shared_weights.shape[0], x.shape[0], width)
 
-        def evaluate_chunk(chunk: Genome) -> jnp.ndarray:
-            outputs = fn(module, chunk, x, shared_weights, width)
-            return outputs if reduce is None else reduce(outputs)
+        def evaluate_population(population: Genome) -> jnp.ndarray:
+            plan = None
+            if entry.plan is not None and fn is entry.fn:
+                plan = entry.plan(population, width)
 
-        return lambda population: _map_chunks(evaluate_chunk, population, chunk)
+            def evaluate_chunk(chunk: Genome) -> jnp.ndarray:
+                outputs = fn(module, chunk, x, shared_weights, width, plan=plan)
+                return outputs if reduce is None else reduce(outputs)
+
+            return _map_chunks(evaluate_chunk, population, chunk)
+
+        return evaluate_population
 
     if len(widths) == 1:
         return evaluate(widths[0])(population)
@@ -356,7 +370,7 @@ def _chunk_depth(depths: jnp.ndarray) -> jnp.ndarray:
 # -- the strategies --------------------------------------------------------------
 
 
-def node_sequential(module, population, x, shared_weights, width):
+def node_sequential(module, population, x, shared_weights, width, plan=None):
     """One node per step, in topological order: as many steps as nodes.
 
     Node values live node-major, ``[P, width, K, B]``. A step takes, for one
@@ -396,7 +410,7 @@ def node_sequential(module, population, x, shared_weights, width):
     return jnp.moveaxis(values[:, : module.num_outputs], 1, -1)
 
 
-def layered_dense(module, population, x, shared_weights, width):
+def layered_dense(module, population, x, shared_weights, width, plan=None):
     """Depth-many dense steps over all width columns, the last one outputs only.
 
     As ``WANN.sweep``: values ``[P, K, B, width]``; after k steps every node
@@ -406,9 +420,8 @@ def layered_dense(module, population, x, shared_weights, width):
     act = _activation(module)
     first = module.num_inputs + 1
     num_outputs = module.num_outputs
-    from_inputs = _population_input_sums(population, x, width)[
-        :, None
-    ]  # [P, 1, B, width]
+    from_inputs = _population_input_sums(population, x, width)
+    from_inputs = from_inputs[:, None]  # [P, 1, B, width]
     hidden = jax.vmap(_hidden_matrix, (0, None))(population, width)
     ids = population.node_activation[:, None, None, first : first + width]
     scale = shared_weights[None, :, None, None]
@@ -454,7 +467,17 @@ def _bucket(sizes: tuple[int, ...], needed: jnp.ndarray) -> jnp.ndarray:
     return jnp.minimum(jnp.searchsorted(jnp.asarray(sizes), needed), len(sizes) - 1)
 
 
-def depth_sorted(module, population, x, shared_weights, width):
+def _depth_counts(population: Genome, width: int) -> jnp.ndarray:
+    """[2]: the most non-input nodes, and nodes of depth >= 2, of any genome."""
+    first = population.num_inputs + 1
+    valid = population.node_valid[:, first : first + width]
+    depths = jnp.where(valid, _depths(population)[:, first : first + width], 0)
+    return jnp.stack(
+        [jnp.max(jnp.sum(depths >= 1, axis=1)), jnp.max(jnp.sum(depths >= 2, axis=1))]
+    )
+
+
+def depth_sorted(module, population, x, shared_weights, width, plan=None):
     """Nodes sorted by depth: the first layer as one dense step, then node by node.
 
     Each genome's non-input slots are permuted once so that depths ascend
@@ -486,8 +509,12 @@ def depth_sorted(module, population, x, shared_weights, width):
     output_rows = jnp.argsort(perm, axis=1)[:, : module.num_outputs]
     scale = shared_weights[None, None, :, None]
     sizes = _size_ladder(width)
-    num_valid = jnp.max(jnp.sum(depth_key >= 1, axis=1))
+    # The static sizes follow the whole population's counts (the plan), so
+    # chunking leaves every sum's grouping, hence its rounding, unchanged;
+    # the row loop follows this chunk's own deep nodes.
     num_deep = jnp.max(jnp.sum(depth_key >= 2, axis=1))
+    if plan is None:
+        plan = _depth_counts(population, width)
 
     def evaluate(active, tail):
         start, head = width - active, active - tail
@@ -507,9 +534,11 @@ def depth_sorted(module, population, x, shared_weights, width):
         tail_block = block[:, head:, head:]
 
         def deeper(head_values, tail_values):
-            base = from_inputs[:, head:] + jnp.einsum(
+            from_head = jnp.einsum(
                 "pij,pikb->pjkb", block[:, :head, head:], head_values
             )
+            # Unfused for the reason given in _column_sums.
+            base = from_inputs[:, head:] + lax.optimization_barrier(from_head)
 
             def pre(row_base, column, tail_values):
                 row_sums = _column_sums(column, tail_values)
@@ -543,7 +572,7 @@ def depth_sorted(module, population, x, shared_weights, width):
         return jnp.moveaxis(outputs, 1, -1)
 
     pairs = [(a, t) for a in sizes for t in sizes if t <= a]
-    active, tail = _bucket(sizes, num_valid), _bucket(sizes, num_deep)
+    active, tail = _bucket(sizes, plan[0]), _bucket(sizes, plan[1])
     return lax.switch(
         active * (active + 1) // 2 + tail,
         [functools.partial(evaluate, a, t) for a, t in pairs],
@@ -558,7 +587,7 @@ def _connection_buckets(max_conns: int) -> tuple[int, ...]:
     return tuple(sorted(set(counts)))
 
 
-def sparse(module, population, x, shared_weights, width):
+def sparse(module, population, x, shared_weights, width, plan=None):
     """The connection list, one step per depth.
 
     Each step gathers the source values of the enabled connections between
@@ -612,7 +641,7 @@ def sparse(module, population, x, shared_weights, width):
     return jnp.moveaxis(values[:, : module.num_outputs], 1, -1)
 
 
-def _module_sweep(module, population, x, shared_weights, width):
+def _module_sweep(module, population, x, shared_weights, width, plan=None):
     """The module's own ``sweep`` per genome (any aggregation)."""
 
     def one(genome):
@@ -629,11 +658,11 @@ def _module_sweep(module, population, x, shared_weights, width):
 
 EVALUATIONS.add("node_sequential", EvaluationStrategy(node_sequential))
 EVALUATIONS.add("layered_dense", EvaluationStrategy(layered_dense))
-EVALUATIONS.add("depth_sorted", EvaluationStrategy(depth_sorted, True))
+EVALUATIONS.add("depth_sorted", EvaluationStrategy(depth_sorted, True, _depth_counts))
 EVALUATIONS.add("sparse", EvaluationStrategy(sparse))
 
 
-def _auto(module, population, x, shared_weights, width):
+def _auto(module, population, x, shared_weights, width, plan=None):
     """The strategy ``auto_strategy`` picks for the module's capacity."""
     name = auto_strategy(module.max_nodes, module.max_conns)
     return EVALUATIONS.get(name).fn(module, population, x, shared_weights, width)
