@@ -275,7 +275,8 @@ def test_nsga2_handles_a_population_of_1024_under_jit():
 
 
 def test_rankings_registry():
-    assert ranking.RANKINGS.names() == ["mean", "nsga2"]
+    # Other test modules may register their own rankings at import time.
+    assert {"mean", "nsga2"} <= set(ranking.RANKINGS.names())
     assert ranking.RANKINGS.get("nsga2") is ranking.nsga2_rank
     with pytest.raises(UnknownNameError, match="mean, nsga2"):
         ranking.RANKINGS.get("spea2")
