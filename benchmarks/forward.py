@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 import resource
+import tempfile
 import time
 
 import jax
@@ -71,7 +72,11 @@ _MAX_SECONDS = flags.DEFINE_float(
     60.0,
     "Skip a strategy's larger grid points once one call took longer than this.",
 )
-_JSON = flags.DEFINE_string("json", "forward_benchmark.json", "Where to write rows.")
+_JSON = flags.DEFINE_string(
+    "json",
+    os.path.join(tempfile.gettempdir(), "wannflax_forward.json"),
+    "Where to write the rows.",
+)
 
 _FULL_GRID = (
     [64, 256, 1024, 4096, 8192],

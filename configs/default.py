@@ -52,10 +52,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.search.tournament_size = 32
     config.search.prob_mean_connections = 0.8
     config.search.ranking = "nsga2"
-    # Population forward: "auto" (depth_sorted here), or node_sequential,
-    # layered_dense, depth_sorted, sparse (wannflax/evaluation.py); all give
-    # the same outputs up to float32 rounding. population_chunk: genomes per
-    # lax.map step, -1 sizes chunks to the cache, 0 evaluates all at once.
+    # Population forward: "auto" (depth_sorted at this capacity), or
+    # node_sequential, layered_dense, depth_sorted, sparse (see
+    # wannflax/evaluation.py); all give the same outputs up to float32
+    # rounding. population_chunk: genomes per lax.map step; -1 sizes chunks
+    # to the cache, 0 evaluates the whole population at once.
     config.search.evaluation = "auto"
     config.search.population_chunk = -1
     # The release keeps outputs linear. A linear output fed by one connection

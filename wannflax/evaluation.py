@@ -70,8 +70,13 @@ AUTO = "auto"
 def auto_strategy(max_nodes: int, max_conns: int) -> str:
     """The strategy ``"auto"`` stands for at a capacity.
 
-    ``depth_sorted`` was fastest at every capacity measured (see
-    benchmarks/forward.py), so the rule currently ignores the capacity.
+    The rule, measured with benchmarks/forward.py (evolved-looking genomes
+    filling the capacity, 6 weights, populations 64-1024, batches 100 and
+    1000): up to 32 node slots, ``node_sequential`` (with a handful of inputs such genomes are
+    chains, and one step per node wins by up to 20%); above that
+    ``depth_sorted`` (tied at 64 slots, 2-3x faster from 128 on, where wide
+    input layers make most nodes depth 1). The connection capacity did not
+    change the order.
 
     Args:
       max_nodes: node capacity.
@@ -80,13 +85,14 @@ def auto_strategy(max_nodes: int, max_conns: int) -> str:
     Returns:
       A registered strategy name.
     """
-    del max_nodes, max_conns
-    return "depth_sorted"
+    del max_conns
+    return "node_sequential" if max_nodes <= 32 else "depth_sorted"
 
 
-# Node values a chunk may hold: about an L2 cache. Measured on the digits
-# setting (benchmarks/forward.py --chunks): one genome's values there are
-# 1.5 MB, and chunks of 1, 2 and 4 genomes ran within noise of each other.
+# Node values a chunk may hold: about an L2 cache (2 MiB per core here). On
+# the digits setting one genome's values are 1.5 MB; chunks of 1, 2 and 4
+# genomes ran within noise of each other, the whole population (256) 2-4x
+# slower (benchmarks/forward.py --chunk).
 CHUNK_BYTES = 2 << 20
 
 
@@ -104,6 +110,16 @@ def auto_chunk_size(pop_size: int, num_weights: int, batch: int, width: int) -> 
     """
     per_genome = 4 * num_weights * batch * max(width, 1)
     return int(min(pop_size, max(1, CHUNK_BYTES // per_genome)))
+
+
+def auto_sample_slices(num_weights: int, batch: int, width: int) -> int:
+    """Batch slices that bring one genome's node values under CHUNK_BYTES.
+
+    1 unless a single genome's values ``[K, B, width]`` exceed the budget
+    (large batches); its samples are then evaluated slice by slice.
+    """
+    per_genome = 4 * num_weights * batch * max(width, 1)
+    return int(min(batch, -(-per_genome // CHUNK_BYTES)))
 
 
 def population_outputs(
@@ -133,7 +149,9 @@ def population_outputs(
         the smallest that covers all its genomes (hidden slots fill from the
         front, so early generations use a fraction of the capacity).
       chunk_size: genomes per ``lax.map`` step; None or 0 evaluates the whole
-        population at once, -1 picks ``auto_chunk_size`` for the width.
+        population at once, -1 picks ``auto_chunk_size`` for the width (and,
+        where one genome's values exceed the budget, evaluates the batch in
+        ``auto_sample_slices`` slices).
       reduce: applied to each chunk's outputs ``[p, K, B, num_outputs]``
         inside the chunk (for example the fitness), so the outputs of the
         whole population are never held in memory at once.
@@ -168,18 +186,25 @@ def population_outputs(
         widths = widths[-1:]
 
     def evaluate(width: int) -> Callable:
-        chunk = chunk_size
+        chunk, slices = chunk_size, 1
         if chunk == -1:
             chunk = auto_chunk_size(size, shared_weights.shape[0], x.shape[0], width)
+            slices = auto_sample_slices(shared_weights.shape[0], x.shape[0], width)
 
         def evaluate_population(population: Genome) -> jnp.ndarray:
             plan = None
             if entry.plan is not None and fn is entry.fn:
                 plan = entry.plan(population, width)
 
+            def outputs(chunk: Genome, x: jnp.ndarray) -> jnp.ndarray:
+                return fn(module, chunk, x, shared_weights, width, plan=plan)
+
             def evaluate_chunk(chunk: Genome) -> jnp.ndarray:
-                outputs = fn(module, chunk, x, shared_weights, width, plan=plan)
-                return outputs if reduce is None else reduce(outputs)
+                if slices == 1:
+                    result = outputs(chunk, x)
+                else:
+                    result = _map_samples(functools.partial(outputs, chunk), x, slices)
+                return result if reduce is None else reduce(result)
 
             return _map_chunks(evaluate_chunk, population, chunk)
 
@@ -191,6 +216,19 @@ def population_outputs(
     return lax.switch(
         _bucket(widths, needed), [evaluate(w) for w in widths], population
     )
+
+
+def _map_samples(fn: Callable, x: jnp.ndarray, slices: int) -> jnp.ndarray:
+    """``fn(x)`` ([P, K, B, out]) computed over ``slices`` batch slices by lax.map."""
+    batch = x.shape[0]
+    per_slice = -(-batch // slices)
+    # The last slice is filled up with copies of the last sample, cut below.
+    padded = jnp.concatenate(
+        [x, jnp.broadcast_to(x[-1:], (slices * per_slice - batch, x.shape[1]))]
+    )
+    outputs = lax.map(fn, padded.reshape(slices, per_slice, x.shape[1]))
+    outputs = jnp.moveaxis(outputs, 0, 2)  # [P, K, slices, per_slice, out]
+    return outputs.reshape(*outputs.shape[:2], -1, outputs.shape[-1])[:, :, :batch]
 
 
 def _map_chunks(fn: Callable, population: Genome, chunk_size: int | None):
@@ -490,8 +528,8 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
     tail rows are computed one at a time in sorted (hence topological)
     order, each a product with the tail column of its sources and its own
     activation only (see ``present_activations``). ``active`` and ``tail``
-    are rounded up to a few static sizes per chunk, so empty capacity costs
-    nothing.
+    are the population's largest counts rounded up to a few static sizes, so
+    empty capacity costs nothing.
     """
     act = _activation(module)
     first = module.num_inputs + 1
@@ -540,18 +578,18 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
             # Unfused for the reason given in _column_sums.
             base = from_inputs[:, head:] + lax.optimization_barrier(from_head)
 
-            def pre(row_base, column, tail_values):
-                row_sums = _column_sums(column, tail_values)
+            def pre(row_base, row_sums):
                 return scale[:, 0] * (row_base + row_sums)
 
             def step(row, tail_values):
                 # Rows before `row` are final, later ones hold no source of it.
+                # Only the row's own arrays enter the activation's branches.
+                column = lax.dynamic_index_in_dim(tail_block, row, 2, keepdims=False)
                 new = act(
                     lax.dynamic_index_in_dim(tail_ids, row, 1, keepdims=False),
                     pre,
                     lax.dynamic_index_in_dim(base, row, 1, keepdims=False),
-                    lax.dynamic_index_in_dim(tail_block, row, 2, keepdims=False),
-                    tail_values,
+                    _column_sums(column, tail_values),
                 )
                 return lax.dynamic_update_index_in_dim(tail_values, new, row, 1)
 

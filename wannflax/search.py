@@ -213,9 +213,9 @@ class ArchitectureSearch:
         # Hidden slots fill from the front, so early generations use a
         # fraction of the capacity; strategies that do not skip empty slots
         # themselves evaluate only the occupied prefix (one compiled branch
-        # per width bucket, chosen per chunk), which is exact. The fitness is
-        # taken inside each chunk, so the outputs of the whole population
-        # never leave the cache.
+        # per width bucket, chosen once per generation), which is exact. The
+        # fitness is taken inside each chunk, so the outputs of the whole
+        # population are never held at once.
         fitness = evaluation.population_outputs(
             self.module,
             population,
