@@ -441,3 +441,31 @@ def test_the_pool_must_name_known_activations():
         mutation.pool_ids_for(["tanh", "swish"])
     # Table ids: linear is 0 and square 10 (release ids 1 and 11).
     np.testing.assert_array_equal(mutation.pool_ids_for(["linear", "square"]), [0, 10])
+
+
+def test_pick_draws_every_true_entry_uniformly_and_no_false_one():
+    mask = jnp.asarray([False, True, True, False, True, False, False, True])
+    keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+    picks = np.asarray(jax.vmap(mutation._pick, in_axes=(0, None))(keys, mask))
+    counts = np.bincount(picks, minlength=8)
+    np.testing.assert_array_equal(counts[~np.asarray(mask)], 0)
+    # 1000 expected per entry; 4 standard deviations is about +-110.
+    assert np.all(np.abs(counts[np.asarray(mask)] - 1000) < 110), counts
+
+
+def test_pick_pair_picks_the_entry_pick_picks_on_the_flattened_mask():
+    mask = jax.random.bernoulli(jax.random.PRNGKey(1), 0.2, (12, 12))
+    keys = jax.random.split(jax.random.PRNGKey(2), 300)
+    rows, columns = jax.vmap(mutation._pick_pair, in_axes=(0, None))(keys, mask)
+    flat = jax.vmap(mutation._pick, in_axes=(0, None))(keys, mask.reshape(-1))
+    np.testing.assert_array_equal(np.asarray(rows) * 12 + np.asarray(columns), flat)
+    assert np.all(np.asarray(mask)[np.asarray(rows), np.asarray(columns)])
+
+
+def test_first_free_finds_the_first_free_slots_in_order():
+    valid = jnp.asarray([True, False, True, False, False, True])
+    slots, room = mutation._first_free(valid, 2)
+    np.testing.assert_array_equal(slots, [1, 3])
+    assert bool(room)
+    _, room = mutation._first_free(valid, 4)
+    assert not bool(room)

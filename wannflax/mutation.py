@@ -31,9 +31,33 @@ class MutationResult(NamedTuple):
 
 
 def _pick(key, mask):
-    """A uniformly random index where ``mask`` is True (arbitrary if none)."""
-    logits = jnp.where(mask, 0.0, -jnp.inf)
-    return jax.random.categorical(key, jnp.where(jnp.any(mask), logits, 0.0))
+    """A uniformly random index where ``mask`` is True (0 if none).
+
+    One random integer per call: the u-th True entry for u uniform in
+    [0, count). Sampling a categorical over the mask would draw one Gumbel
+    number per entry, which for add-connection's max_nodes^2 candidates was
+    most of a generation's time.
+    """
+    count = jnp.sum(mask, dtype=jnp.int32)
+    u = jax.random.randint(key, (), 0, jnp.maximum(count, 1))
+    return jnp.argmax(jnp.cumsum(mask, dtype=jnp.int32) > u)
+
+
+def _pick_pair(key, mask):
+    """A uniformly random (row, column) where the 2-D ``mask`` is True.
+
+    As ``_pick`` on the flattened mask (the same draw picks the same entry),
+    but it counts rows first and then one row's columns, so the running
+    counts are taken over max_nodes entries twice rather than over
+    max_nodes^2 once.
+    """
+    per_row = jnp.sum(mask, axis=1, dtype=jnp.int32)
+    before = jnp.cumsum(per_row)
+    u = jax.random.randint(key, (), 0, jnp.maximum(before[-1], 1))
+    row = jnp.argmax(before > u)
+    within = u - (before[row] - per_row[row])
+    column = jnp.argmax(jnp.cumsum(mask[row], dtype=jnp.int32) > within)
+    return row, column
 
 
 def _unless_skipped(applied, changed: Genome, genome: Genome) -> Genome:
@@ -46,9 +70,14 @@ def _unless_skipped(applied, changed: Genome, genome: Genome) -> Genome:
 
 
 def _first_free(valid, count=1):
-    """The first ``count`` free slots and whether there are that many."""
-    order = jnp.argsort(valid, stable=True)
-    return order[:count], jnp.sum(~valid) >= count
+    """The first ``count`` free slots and whether there are that many.
+
+    Slot i is the i-th free one where the running count of free slots first
+    reaches i + 1 (no sort); without enough free slots the missing ones are 0.
+    """
+    free = jnp.cumsum(~valid, dtype=jnp.int32)
+    slots = jnp.stack([jnp.argmax(free > i) for i in range(count)])
+    return slots, free[-1] >= count
 
 
 def add_connection(genome: Genome, key) -> tuple:
@@ -67,8 +96,7 @@ def add_connection(genome: Genome, key) -> tuple:
         & (layers[:, None] < layers[None, :])
         & ~graph.connection_exists(genome)
     )
-    flat = _pick(key, candidates.reshape(-1))
-    source, target = jnp.divmod(flat, genome.max_nodes)
+    source, target = _pick_pair(key, candidates)
     slots, has_room = _first_free(genome.conn_valid)
     slot = slots[0]
     applied = jnp.any(candidates) & has_room
