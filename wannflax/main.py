@@ -21,6 +21,12 @@ _OVERWRITE = flags.DEFINE_bool(
 
 
 def main(argv):
+    """Runs the experiment the flags describe; bad input exits with one line.
+
+    Args:
+      argv: the command line left after absl parsed the flags; only the
+        program name is allowed.
+    """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     logging.info("Config:\n%s", _CONFIG.value)

@@ -180,9 +180,11 @@ class SearchConfig:
         )
 
     def num_elites(self) -> int:
+        """Elites per generation, copied unchanged: floor(pop_size * elite_ratio)."""
         return int(math.floor(self.pop_size * self.elite_ratio))
 
     def num_culled(self) -> int:
+        """Worst-ranked genomes that cannot be parents: floor(pop_size * cull_ratio)."""
         return int(math.floor(self.pop_size * self.cull_ratio))
 
 
