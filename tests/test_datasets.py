@@ -359,3 +359,125 @@ def test_mnist_rejects_a_non_positive_size(tmp_path):
     write_fake_mnist_dir(tmp_path)
     with pytest.raises(ValueError, match="size must be a positive int, got 0"):
         datasets.mnist(str(tmp_path), size=0)
+
+
+# --- MNIST: pixel range, labels and unreadable files ----------------------------
+
+
+def write_mnist_npz(path, **replaced):
+    """The fake MNIST arrays as a Keras-layout npz, some arrays replaced."""
+    arrays = {**fake_mnist_arrays(), **replaced}
+    np.savez(path, **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "images, observed",
+    [
+        # Already scaled to [0, 1]: dividing again by 255 would give near-black
+        # inputs, the loader's [0, 1] promise kept in name only.
+        (fake_mnist_arrays()["x_train"] / 255.0, r"\[0.0, 1.0\]: it looks already"),
+        # Signed images (e.g. centred on zero).
+        (fake_mnist_arrays()["x_train"].astype(np.int16) - 128, r"\[-128, 127\]"),
+        # Intensities on another scale (16 bits).
+        (fake_mnist_arrays()["x_train"].astype(np.int32) * 257, r"\[0, 65535\]"),
+    ],
+)
+def test_mnist_pixels_outside_0_to_255_are_refused_naming_the_observed_range(
+    tmp_path, images, observed
+):
+    path = write_mnist_npz(tmp_path / "mnist.npz", x_train=images)
+    with pytest.raises(
+        ValueError, match=rf"MNIST x_train in .*mnist.npz ranges over {observed}"
+    ) as raised:
+        datasets.mnist(path, size=28)
+    assert "expected raw pixel intensities 0..255" in str(raised.value)
+
+
+def test_mnist_float_pixels_on_the_0_to_255_scale_are_divided_by_255(tmp_path):
+    images = fake_mnist_arrays()["x_train"].astype(np.float64)
+    path = write_mnist_npz(tmp_path / "mnist.npz", x_train=images)
+    dataset = datasets.mnist(path, size=28)
+    expected = fake_mnist_arrays()["x_train"].reshape(3, 784) / 255.0
+    np.testing.assert_array_equal(dataset.x_train, expected.astype(np.float32))
+    assert dataset.x_train.min() == 0.0 and dataset.x_train.max() == 1.0
+
+
+def test_mnist_non_finite_pixels_are_refused(tmp_path):
+    images = fake_mnist_arrays()["x_test"].astype(np.float32)
+    images[1, 3, 4] = np.nan
+    path = write_mnist_npz(tmp_path / "mnist.npz", x_test=images)
+    with pytest.raises(ValueError, match="x_test in .* has 1 non-finite pixel"):
+        datasets.mnist(path)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        # int32 would wrap 2**32 + 3 around to the valid label 3.
+        (np.array([7, 2**32 + 3, 9]), "has labels up to 4294967299, but MNIST has 10"),
+        (np.array([7, 10**9, 9]), "has labels up to 1000000000, but MNIST has 10"),
+        (np.array([7, -1, 9]), "has label -1; expected whole-number class labels"),
+        # int32 would cut 3.7 down to 3.
+        (np.array([7.0, 3.7, 9.0]), "has label 3.7"),
+    ],
+)
+def test_mnist_labels_must_be_whole_numbers_0_to_9(tmp_path, labels, message):
+    path = write_mnist_npz(tmp_path / "mnist.npz", y_train=labels)
+    with pytest.raises(ValueError, match=f"MNIST y_train in .*mnist.npz {message}"):
+        datasets.mnist(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"these bytes are no zip archive" * 8, b"PK\x03\x04 cut short"],
+    ids=["empty", "text", "zip header cut short"],
+)
+def test_a_garbage_npz_file_names_the_file_and_what_was_expected(tmp_path, content):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as raised:
+        datasets.mnist(str(path))
+    message = str(raised.value)
+    assert f"MNIST file {path} is not an .npz archive" in message
+    assert "a .npz file with arrays x_train, y_train, x_test, y_test" in message
+    # numpy's own hint would suggest unpickling an untrusted file.
+    assert "allow_pickle" not in message
+
+
+def test_a_npy_file_given_as_the_mnist_path_is_named(tmp_path):
+    path = tmp_path / "images.npy"
+    np.save(path, np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match="images.npy holds a single array"):
+        datasets.mnist(str(path))
+
+
+def test_a_corrupt_array_inside_the_npz_is_named(tmp_path):
+    path = tmp_path / "mnist.npz"
+    np.savez_compressed(path, **fake_mnist_arrays())
+    content = bytearray(path.read_bytes())
+    # Flip bytes inside the first member's compressed data (after its header).
+    for index in range(80, 120):
+        content[index] ^= 0x55
+    path.write_bytes(bytes(content))
+    with pytest.raises(ValueError, match="mnist.npz: array 'x_train' cannot be read"):
+        datasets.mnist(str(path))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not gzip at all",
+        gzip.compress(idx_bytes(np.zeros(3, np.uint8), 2049))[:-6],
+    ],
+    ids=["no gzip header", "cut short"],
+)
+def test_a_garbage_gz_file_names_the_file_and_what_was_expected(tmp_path, content):
+    write_fake_mnist_dir(tmp_path, compress_pattern=(False, True, False, False))
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as raised:
+        datasets.mnist(str(tmp_path))
+    message = str(raised.value)
+    assert f"IDX file {path} is not a readable gzip file" in message
+    assert "expected a gzip-compressed MNIST IDX file" in message

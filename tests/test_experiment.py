@@ -239,3 +239,122 @@ def test_an_unknown_progress_mode_fails_before_anything_is_written(tmp_path):
     ):
         train_and_evaluate(config, str(tmp_path / "run"))
     assert not os.path.exists(tmp_path / "run")
+
+
+def _run_main(*arguments):
+    command = [sys.executable, "-m", "wannflax.main", *arguments]
+    return subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("value", ["false", "False", "FALSE"])
+def test_main_takes_distributed_false_from_the_command_line(tmp_path, value):
+    # The default is the string "auto", so the override stays the string
+    # "False". generations=0 stops the run at the next check, before any work,
+    # which shows the distributed setting itself was accepted.
+    result = _run_main(
+        "--config=configs/xor.py",
+        f"--config.distributed={value}",
+        "--config.search.generations=0",
+        f"--workdir={tmp_path / 'run'}",
+    )
+    assert result.returncode != 0
+    assert "distributed must be" not in result.stderr
+    assert "config.search.generations must be >= 1" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_main_refuses_a_distributed_value_that_is_no_boolean(tmp_path):
+    result = _run_main(
+        "--config=configs/xor.py",
+        "--config.distributed=maybe",
+        f"--workdir={tmp_path / 'run'}",
+    )
+    assert result.returncode != 0
+    assert "error: distributed must be True, False or 'auto', got 'maybe'." in (
+        result.stderr
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_library_run_refuses_a_bad_distributed_value_before_any_work(tmp_path):
+    config = _tiny_xor_config()
+    config.distributed = "sometimes"
+    with pytest.raises(ValueError, match="True, False or 'auto', got 'sometimes'"):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def _finished_run(workdir):
+    """A workdir that holds a finished run's files (their content is a marker)."""
+    workdir.mkdir()
+    for name in ("report.json", "config.json", "metrics.jsonl"):
+        (workdir / name).write_text(f'{{"kept": "{name}"}}\n')
+    return {path.name: path.read_text() for path in workdir.iterdir()}
+
+
+BRAX_ONLY = (
+    "only these take it: brax/ant, brax/halfcheetah, brax/hopper, brax/humanoid, "
+    "brax/humanoidstandup, brax/inverted_double_pendulum, brax/inverted_pendulum, "
+    "brax/pusher, brax/reacher, brax/swimmer, brax/walker2d."
+)
+
+
+def test_main_refuses_a_backend_for_the_swingup_in_one_line_keeping_the_old_run(
+    tmp_path,
+):
+    config_file = tmp_path / "swingup_backend.py"
+    config_file.write_text(
+        "from configs import swingup\n\n\n"
+        "def get_config():\n"
+        "    config = swingup.get_config()\n"
+        '    config.backend = "generalized"\n'
+        "    return config\n"
+    )
+    workdir = tmp_path / "run"
+    before = _finished_run(workdir)
+    result = _run_main(f"--config={config_file}", f"--workdir={workdir}", "--overwrite")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    # The last line is main's one-line error: the field, the environment, and
+    # the environments that take a backend (the brax ones).
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: The setting 'backend' does not apply to the environment 'swingup'; "
+        + BRAX_ONLY
+    )
+    assert {path.name: path.read_text() for path in workdir.iterdir()} == before
+
+
+def test_a_backend_for_a_gymnax_environment_fails_before_an_overwrite(tmp_path):
+    from configs import cartpole
+
+    config = cartpole.get_config()
+    config.backend = "spring"
+    workdir = tmp_path / "run"
+    before = _finished_run(workdir)
+    with pytest.raises(ValueError) as raised:
+        train_and_evaluate(config, str(workdir), overwrite=True)
+    assert str(raised.value) == (
+        "The setting 'backend' does not apply to the environment 'CartPole-v1'; "
+        + BRAX_ONLY
+    )
+    assert {path.name: path.read_text() for path in workdir.iterdir()} == before
+
+
+@pytest.mark.parametrize("max_steps", ["200", 2.5, 0, True])
+def test_a_max_steps_that_is_no_positive_integer_fails_before_any_work(
+    tmp_path, max_steps
+):
+    from configs import swingup
+
+    # swingup's base config has no max_steps, so a config file can set any
+    # type; the swing-up compared a string with 1 and raised a TypeError.
+    config = swingup.get_config()
+    config.max_steps = max_steps
+    with pytest.raises(
+        ValueError,
+        match=f"config.max_steps must be a positive integer .*got {max_steps!r}",
+    ):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")

@@ -44,6 +44,39 @@ def test_distributed_stays_off_unless_asked(monkeypatch):
     assert sharding.is_primary()
 
 
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("True", True),
+        ("true", True),
+        ("TRUE", True),
+        ("False", False),
+        ("false", False),
+        ("auto", "auto"),
+        (True, True),
+        (False, False),
+    ],
+)
+def test_distributed_takes_the_strings_a_command_line_override_gives(value, expected):
+    # --config.distributed=True arrives as the string "True": the default is
+    # the string "auto", so ml_collections keeps the field a string.
+    parsed = sharding.parse_distributed(value)
+    assert parsed == expected and type(parsed) is type(expected)
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "", "truth", "Auto", None, 2])
+def test_distributed_refuses_anything_else_naming_it(value):
+    with pytest.raises(ValueError, match=f"True, False or 'auto', got {value!r}"):
+        sharding.parse_distributed(value)
+
+
+def test_distributed_false_as_a_string_stays_off(monkeypatch):
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "host0:1234")
+    # Without the fix "false" was refused; joining would need the coordinator.
+    assert sharding.maybe_initialize_distributed("false") is False
+    assert sharding.maybe_initialize_distributed("FALSE") is False
+
+
 _SHARDED_RUN = r"""
 import json, os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"

@@ -1,5 +1,7 @@
 """Specification of SupervisedProblem: validation, batches, losses, metrics."""
 
+import re
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -382,3 +384,40 @@ def test_make_supervised_passes_dataset_arguments():
     problem = supervised.make_supervised("iris", test_fraction=0.5, validation=True)
     assert problem.num_train == 75
     chex.assert_shape(problem.x_val, (75, 4))
+
+
+def test_a_label_far_past_the_outputs_is_refused_naming_the_largest_label():
+    # 11 and 10**9 are both out of range; the message names the largest, so
+    # a stray huge label is not hidden behind the first small one.
+    with pytest.raises(
+        ValueError,
+        match=r"y_train has label 1000000000 outside \[0, num_classes=10\): the "
+        "network has 10 outputs",
+    ):
+        SupervisedProblem(GOOD_X, [0, 11, 10**9, 1], num_classes=10)
+
+
+@pytest.mark.parametrize(
+    "label, shown",
+    [(1e20, "1e+20"), (np.uint64(2**63 + 5), "9223372036854775813")],
+)
+def test_a_label_past_the_int64_range_is_named_as_given(label, shown):
+    # Cast to int64 first, these wrapped to a negative number and the error
+    # blamed a label the data do not hold.
+    labels = np.array([0, label, 1, 0], dtype=np.asarray(label).dtype)
+    with pytest.raises(
+        ValueError,
+        match=rf"y_train has label {re.escape(shown)} outside \[0, num_classes=10\)",
+    ):
+        SupervisedProblem(GOOD_X, labels, num_classes=10)
+
+
+def test_an_inferred_class_count_past_the_int32_labels_is_refused():
+    # Labels are stored as int32: 2**32 + 3 would be stored as 3 under a
+    # class count of 2**32 + 4.
+    with pytest.raises(
+        ValueError,
+        match="y_train has label 4294967299: one output per class would need "
+        "4294967300 outputs; class labels must be at most 2147483646",
+    ):
+        SupervisedProblem(GOOD_X, np.array([0, 2**32 + 3, 1, 0]))

@@ -145,9 +145,10 @@ FIELDS: dict[str, FieldDoc] = {
         "`COORDINATOR_ADDRESS` is set; True always (coordinator, process count "
         "and id from `JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, "
         "`JAX_PROCESS_ID`, else detected from SLURM, Open MPI or Cloud TPU); "
-        "False never. True and False are Python booleans, so they belong in a "
-        'config file: a command-line override keeps the field a string ("True"), '
-        "which is refused.",
+        "False never. A command-line override keeps the field a string, so "
+        '`--config.distributed=True` arrives as `"True"`: the strings `"true"` '
+        'and `"false"`, in any case, mean True and False; any other value is '
+        "refused before any work.",
         type="str | bool",
     ),
     # -- supervised ------------------------------------------------------------

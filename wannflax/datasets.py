@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -22,6 +24,8 @@ MNIST_IDX_FILES = {
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
 MNIST_SIDE = 28
+MNIST_CLASSES = 10
+MNIST_MAX_INTENSITY = 255
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,12 +316,22 @@ def read_idx(path: str, expected_magic: int) -> np.ndarray:
       A uint8 array shaped by the dimensions in the file header.
 
     Raises:
-      ValueError: naming the file, if the magic number is wrong or the file is
-        shorter than its header says.
+      ValueError: naming the file, if a ``.gz`` file does not decompress, the
+        magic number is wrong or the file is shorter than its header says.
     """
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as stream:
-        content = stream.read()
+    if path.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as stream:
+                content = stream.read()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            raise ValueError(
+                f"IDX file {path} is not a readable gzip file ({error}); expected "
+                "a gzip-compressed MNIST IDX file, or drop the .gz ending if it "
+                "is not compressed."
+            ) from None
+    else:
+        with open(path, "rb") as stream:
+            content = stream.read()
     num_dims = expected_magic & 0xFF
     header_size = 4 + 4 * num_dims
     if len(content) < 4:
@@ -377,16 +391,52 @@ def _read_mnist_idx_dir(directory: str) -> dict[str, np.ndarray]:
     }
 
 
+# What a damaged zip archive raises inside np.load: a cut-off or corrupt
+# member, or one that is not a numeric array.
+_UNREADABLE_NPZ_ERRORS = (ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def _read_mnist_npz(path: str) -> dict[str, np.ndarray]:
     """Reads the Keras ``mnist.npz`` layout."""
-    with np.load(path) as archive:
+    with open(path, "rb") as stream:
+        is_npy = stream.read(len(_NPY_MAGIC)) == _NPY_MAGIC
+    if is_npy:
+        raise ValueError(
+            f"MNIST file {path} holds a single array (a .npy file), not an .npz "
+            f"archive; {_expected_mnist_files_text()}."
+        )
+    # Checked first: on anything but a zip archive np.load falls back to
+    # unpickling and its refusal would suggest allow_pickle.
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"MNIST file {path} is not an .npz archive (it is no zip file); "
+            f"{_expected_mnist_files_text()}."
+        )
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except _UNREADABLE_NPZ_ERRORS as error:
+        raise ValueError(
+            f"MNIST file {path} is not a readable .npz archive ({error}); "
+            f"{_expected_mnist_files_text()}."
+        ) from None
+    with archive:
         missing = [key for key in MNIST_IDX_FILES if key not in archive.files]
         if missing:
             raise ValueError(
                 f"MNIST npz file {path} lacks arrays {missing}; it has "
                 f"{sorted(archive.files)} ({_expected_mnist_files_text()})."
             )
-        return {key: np.asarray(archive[key]) for key in MNIST_IDX_FILES}
+        arrays = {}
+        for key in MNIST_IDX_FILES:
+            try:
+                arrays[key] = np.asarray(archive[key])
+            except _UNREADABLE_NPZ_ERRORS as error:
+                raise ValueError(
+                    f"MNIST npz file {path}: array {key!r} cannot be read "
+                    f"({error}); expected a numeric array."
+                ) from None
+        return arrays
 
 
 def _as_mnist_images(images: np.ndarray, source: str) -> np.ndarray:
@@ -401,6 +451,64 @@ def _as_mnist_images(images: np.ndarray, source: str) -> np.ndarray:
     return images
 
 
+def _mnist_pixels(images: np.ndarray, source: str, split: str) -> np.ndarray:
+    """Raw 0..255 intensities as float32 in [0, 1]; refuses any other range.
+
+    Images already scaled to [0, 1] are refused rather than guessed at:
+    divided again they would turn into near-black inputs without a word.
+    """
+    where = f"MNIST x_{split} in {source}"
+    expected = (
+        f"expected raw pixel intensities 0..{MNIST_MAX_INTENSITY} (uint8, as in the "
+        f"IDX files and Keras mnist.npz), which the loader divides by "
+        f"{MNIST_MAX_INTENSITY}"
+    )
+    if images.dtype.kind not in "iuf":
+        raise ValueError(f"{where} has dtype {images.dtype}; {expected}.")
+    if images.size == 0:
+        return images.astype(np.float32)
+    if images.dtype.kind == "f":
+        non_finite = int(np.count_nonzero(~np.isfinite(images)))
+        if non_finite:
+            raise ValueError(
+                f"{where} has {non_finite} non-finite pixel values (NaN or inf); "
+                f"{expected}."
+            )
+    low, high = images.min().item(), images.max().item()
+    if low < 0 or high > MNIST_MAX_INTENSITY:
+        raise ValueError(f"{where} ranges over [{low}, {high}]; {expected}.")
+    if 0 < high <= 1:
+        raise ValueError(
+            f"{where} ranges over [{low}, {high}]: it looks already scaled to "
+            f"[0, 1] (or binarised); {expected}. Store the images multiplied by "
+            f"{MNIST_MAX_INTENSITY}."
+        )
+    return images.astype(np.float32) / float(MNIST_MAX_INTENSITY)
+
+
+def _mnist_labels(labels: np.ndarray, source: str, split: str) -> np.ndarray:
+    """Class labels 0..9 as int32; refuses fractions and labels out of range."""
+    where = f"MNIST y_{split} in {source}"
+    expected = f"expected whole-number class labels 0..{MNIST_CLASSES - 1}"
+    if labels.dtype.kind not in "iuf":
+        raise ValueError(f"{where} has dtype {labels.dtype}; {expected}.")
+    if labels.size == 0:
+        return labels.astype(np.int32)
+    # Checked before the cast to int32, which would wrap a huge label around.
+    if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+        bad = labels[~np.isfinite(labels) | (labels != np.round(labels))]
+        raise ValueError(f"{where} has label {bad[0].item()}; {expected}.")
+    low, high = labels.min().item(), labels.max().item()
+    if low < 0:
+        raise ValueError(f"{where} has label {low}; {expected}.")
+    if high >= MNIST_CLASSES:
+        raise ValueError(
+            f"{where} has labels up to {high}, but MNIST has {MNIST_CLASSES} "
+            f"classes (one output each); {expected}."
+        )
+    return labels.astype(np.int32)
+
+
 @DATASETS.register("mnist")
 def mnist(path: str, size: int = 16, deskew: bool = False) -> Dataset:
     """MNIST read from local files (never downloaded).
@@ -410,17 +518,23 @@ def mnist(path: str, size: int = 16, deskew: bool = False) -> Dataset:
         ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
         ``t10k-labels-idx1-ubyte`` (each optionally ``.gz``), or a ``.npz`` file
         with arrays ``x_train, y_train, x_test, y_test`` (Keras layout).
+        Pixels must be raw intensities 0..255 (any integer or float dtype)
+        and labels whole numbers 0..9.
       size: the side length of the returned images; 28 keeps them, 16 is the
         WANN paper's setting, any other positive size is area-resampled too.
       deskew: whether to straighten each image by its second moments before
         resampling.
 
     Returns:
-      A ``Dataset`` with ``size * size`` features in [0, 1] and 10 classes.
+      A ``Dataset`` with ``size * size`` features in [0, 1] (intensities / 255)
+      and 10 classes.
 
     Raises:
       FileNotFoundError: naming the missing path(s) and the expected files.
-      ValueError: on a malformed file (bad magic number, truncated, bad shape).
+      ValueError: naming the file, on a malformed one (not a readable .gz or
+        .npz, bad magic number, truncated, bad shape), pixels outside 0..255
+        or already scaled to [0, 1] (naming the observed range), or labels
+        that are not whole numbers 0..9 (naming the largest).
     """
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
         raise ValueError(f"MNIST size must be a positive int, got {size!r}.")
@@ -443,10 +557,10 @@ def mnist(path: str, size: int = 16, deskew: bool = False) -> Dataset:
                 f"MNIST {split} split in {path} has {images.shape[0]} images but "
                 f"{labels.shape[0]} labels."
             )
-        pixels = images.astype(np.float32) / 255.0
+        pixels = _mnist_pixels(images, path, split)
         if deskew:
             pixels = deskew_images(pixels)
         pixels = area_resample(pixels, int(size))
         splits[f"x_{split}"] = pixels.reshape(pixels.shape[0], -1)
-        splits[f"y_{split}"] = labels.astype(np.int32)
+        splits[f"y_{split}"] = _mnist_labels(labels, path, split)
     return Dataset(name="mnist", num_classes=10, **splits)

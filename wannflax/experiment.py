@@ -20,7 +20,11 @@ from wannflax.checkpoint import Checkpointer
 from wannflax.optimizers import OPTIMIZERS, make_optimizer
 from wannflax.plots import PLOT_FILES, write_run_plots
 from wannflax.problems import LOSSES, PROBLEMS
-from wannflax.problems.rl import check_environment_name, make_environment
+from wannflax.problems.rl import (
+    check_environment_name,
+    check_environment_options,
+    make_environment,
+)
 from wannflax.progress import RunMonitor
 from wannflax.registry import parse_spec
 from wannflax.report import accuracy_table, return_table
@@ -145,17 +149,43 @@ def _fit_to_mesh(config, mesh, search_settings, train_settings) -> None:
         )
 
 
+def environment_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The optional environment settings a control config sets (None: unset)."""
+    return {
+        name: config[name]
+        for name in ("max_steps", "action_mapping", "backend")
+        if name in config and config[name] is not None
+    }
+
+
+def validate_environment_settings(config: ml_collections.ConfigDict) -> None:
+    """Checks a control config's environment settings before any work starts.
+
+    Raises:
+      ValueError: a setting the environment does not take (``backend`` for
+        the swing-up or a gymnax environment), naming it and the environments
+        that take it; or a ``max_steps`` that is not a positive integer.
+    """
+    options = environment_options(config)
+    check_environment_options(config.environment, options)
+    max_steps = options.get("max_steps")
+    # A field the base config lacks is untyped, so a config file can give it
+    # a string or a float that the environments would trip over mid-build.
+    if max_steps is not None and (
+        not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1
+    ):
+        raise ValueError(
+            "config.max_steps must be a positive integer (steps per episode) or "
+            f"None for the environment's own limit, got {max_steps!r}."
+        )
+
+
 def build_problem(config: ml_collections.ConfigDict):
     """The config's problem: an environment for control, else a registry build."""
     if is_rl(config):
-        # Optional environment settings; an environment that does not take one
-        # (the swing-up has no backend) fails here, before any work.
-        options = {
-            name: config[name]
-            for name in ("max_steps", "action_mapping", "backend")
-            if name in config and config[name] is not None
-        }
-        return make_environment(config.environment, episodes=config.episodes, **options)
+        return make_environment(
+            config.environment, episodes=config.episodes, **environment_options(config)
+        )
     return PROBLEMS.build(
         config.problem,
         dataset=config.dataset,
@@ -287,6 +317,10 @@ def train_and_evaluate(
       The report (also written to ``workdir/report.json``).
     """
     validate_names(config)
+    if is_rl(config):
+        validate_environment_settings(config)
+    # main checks it before JAX starts; a library call is checked here.
+    sharding.parse_distributed(config.get("distributed", "auto"))
     # Writes nothing until a stage starts; an unknown progress mode fails here.
     monitor = RunMonitor(
         config.get("progress", "auto"),

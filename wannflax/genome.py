@@ -167,7 +167,10 @@ class Genome:
           num_outputs: number of outputs (the nodes after the inputs).
           edges: (source, target) pairs, or (source, target, enabled) triples.
             Hidden nodes are the ids after the outputs; the largest id named
-            sets how many there are.
+            sets how many there are. Ids are kept as given, never renumbered:
+            a hidden id below the largest that no edge names (e.g. 4 when the
+            hidden ids used are 3 and 5) is still a hidden node, without
+            connections, and counts in ``num_hidden()``.
           activations: node id -> activation name for hidden and output nodes;
             unnamed nodes are linear.
           max_nodes: node capacity (default: exactly the nodes used).

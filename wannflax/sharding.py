@@ -149,6 +149,29 @@ def check_divisible(
     )
 
 
+def parse_distributed(enabled: bool | str) -> bool | str:
+    """The ``distributed`` setting as True, False or "auto".
+
+    A command-line override of a string-valued field stays a string, so
+    ``--config.distributed=True`` arrives as "True"; the strings "true" and
+    "false", in any case, therefore stand for the booleans.
+
+    Args:
+      enabled: True, False, "auto", or "true" / "false" in any case.
+
+    Returns:
+      True, False or "auto".
+
+    Raises:
+      ValueError: any other value, naming it and the valid choices.
+    """
+    if isinstance(enabled, str) and enabled.lower() in ("true", "false"):
+        return enabled.lower() == "true"
+    if enabled not in (True, False, "auto"):
+        raise ValueError(f"distributed must be True, False or 'auto', got {enabled!r}.")
+    return enabled
+
+
 def maybe_initialize_distributed(enabled: bool | str = "auto") -> bool:
     """Joins a multi-host run when asked to, before any other JAX call.
 
@@ -158,13 +181,17 @@ def maybe_initialize_distributed(enabled: bool | str = "auto") -> bool:
         JAX_NUM_PROCESSES and JAX_PROCESS_ID where set (else as detected from
         SLURM, Open MPI or Cloud TPU);
         "auto" to do so only when JAX_COORDINATOR_ADDRESS or
-        COORDINATOR_ADDRESS is set; False never.
+        COORDINATOR_ADDRESS is set; False never. The strings "true" and
+        "false" (any case, as a command-line override gives them) mean True
+        and False.
 
     Returns:
       Whether this call initialised the distributed runtime.
+
+    Raises:
+      ValueError: ``enabled`` is none of these, naming it and the choices.
     """
-    if enabled not in (True, False, "auto"):
-        raise ValueError(f"distributed must be True, False or 'auto', got {enabled!r}.")
+    enabled = parse_distributed(enabled)
     if enabled == "auto":
         enabled = any(os.environ.get(name) for name in _DISTRIBUTED_VARIABLES)
     if not enabled:

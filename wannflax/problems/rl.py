@@ -8,7 +8,9 @@ same seeds (``population_fitness``), vmapped over genomes and weights.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
@@ -223,13 +225,68 @@ def check_environment_name(name: str) -> None:
         )
 
 
+def _environment_factory(name: str) -> Callable[..., PolicyProblem]:
+    if name in ENVIRONMENTS:
+        return ENVIRONMENTS.get(name)
+    return functools.partial(GymnaxProblem, name)
+
+
+def _takes_option(factory: Callable, option: str) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True  # A constructor that cannot be inspected decides itself.
+    return any(
+        parameter.name == option or parameter.kind is inspect.Parameter.VAR_KEYWORD
+        for parameter in parameters
+    )
+
+
+def check_environment_options(name: str, options: Iterable[str]) -> None:
+    """Refuses settings the environment's constructor does not take.
+
+    Args:
+      name: a known environment name (see ``check_environment_name``).
+      options: names of the settings meant for its constructor, e.g.
+        ``("max_steps", "backend")``.
+
+    Raises:
+      ValueError: naming the first setting ``name`` does not take, and the
+        environments that do take it.
+    """
+    factory = _environment_factory(name)
+    for option in options:
+        if _takes_option(factory, option):
+            continue
+        takers = [
+            other
+            for other in ENVIRONMENTS.names()
+            if _takes_option(ENVIRONMENTS.get(other), option)
+        ]
+        if _takes_option(GymnaxProblem, option):
+            takers.append("any gymnax environment")
+        raise ValueError(
+            f"The setting {option!r} does not apply to the environment {name!r}; "
+            + (
+                f"only these take it: {', '.join(takers)}."
+                if takers
+                else "no environment takes it."
+            )
+        )
+
+
 def make_environment(name: str, **kwargs: Any) -> PolicyProblem:
     """An RL problem by name: "swingup", "brax/<env>" or a gymnax environment id.
 
     Keyword arguments go to the problem's constructor (``episodes``,
     ``max_steps``, ``action_mapping``; ``backend`` for brax).
+
+    Raises:
+      ValueError: an unknown name, or a keyword argument the environment
+        does not take (naming it and the environments that take it).
     """
     check_environment_name(name)
+    check_environment_options(name, kwargs)
     if name in ENVIRONMENTS:
         return ENVIRONMENTS.get(name)(**kwargs)
     return GymnaxProblem(name, **kwargs)

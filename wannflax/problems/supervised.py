@@ -150,8 +150,28 @@ def _check_split(
     return x, y
 
 
-def _class_labels(y: np.ndarray, name: str) -> np.ndarray:
-    """Validates integer class labels (whole-number floats allowed) as int64."""
+def _check_num_classes(num_classes: Any) -> None:
+    """Refuses a class count that is not an int of at least 2."""
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 2
+    ):
+        raise ValueError(
+            f"num_classes must be an int of at least 2, got {num_classes!r}."
+        )
+
+
+# Labels are stored as int32; a larger one would wrap around.
+_LARGEST_LABEL = np.iinfo(np.int32).max - 1
+
+
+def _class_labels(y: np.ndarray, name: str, num_classes: int | None) -> np.ndarray:
+    """Validates integer class labels (whole-number floats allowed) as int64.
+
+    ``num_classes``, when given, bounds the labels; the largest label is
+    named in the error.
+    """
     if y.ndim != 1:
         raise ValueError(
             f"{name} must be 1-D integer class labels for cross_entropy, got shape "
@@ -164,12 +184,23 @@ def _class_labels(y: np.ndarray, name: str) -> np.ndarray:
                 f"{name} must hold whole-number class labels for cross_entropy; found "
                 f"{fractional[0].item()}."
             )
-    labels = y.astype(np.int64)
-    if labels.min() < 0:
+    # Checked before the cast, which would wrap a label past the int64 range.
+    if y.min() < 0:
         raise ValueError(
-            f"{name} has label {labels.min()}; class labels must be non-negative."
+            f"{name} has label {y.min().item()}; class labels must be non-negative."
         )
-    return labels
+    largest = y.max().item()
+    if num_classes is not None and largest >= num_classes:
+        raise ValueError(
+            f"{name} has label {largest} outside [0, num_classes={num_classes}): "
+            f"the network has {num_classes} outputs, one per class."
+        )
+    if largest > _LARGEST_LABEL:
+        raise ValueError(
+            f"{name} has label {largest}: one output per class would need "
+            f"{largest + 1} outputs; class labels must be at most {_LARGEST_LABEL}."
+        )
+    return y.astype(np.int64)
 
 
 def _target_matrix(y: np.ndarray, name: str, loss_name: str, loss: Loss) -> np.ndarray:
@@ -279,8 +310,16 @@ class SupervisedProblem:
 
         labelled = {"train": (x_train, y_train), **extra_splits}
         if loss.targets == CLASS_LABELS:
-            targets = {s: _class_labels(y, f"y_{s}") for s, (_, y) in labelled.items()}
-            num_classes = self._check_num_classes(num_classes, targets)
+            if num_classes is not None:
+                _check_num_classes(num_classes)
+            targets = {
+                s: _class_labels(y, f"y_{s}", num_classes)
+                for s, (_, y) in labelled.items()
+            }
+            if num_classes is None:
+                largest = max(int(y.max()) for y in targets.values())
+                num_classes = max(largest + 1, 2)
+            num_classes = int(num_classes)
             stored_targets = {s: y.astype(np.int32) for s, y in targets.items()}
             num_outputs = num_classes
         else:
@@ -321,29 +360,6 @@ class SupervisedProblem:
         self.x_train, self.y_train = to_device("train")
         self.x_val, self.y_val = to_device("val")
         self.x_test, self.y_test = to_device("test")
-
-    @staticmethod
-    def _check_num_classes(num_classes: Any, labels: dict) -> int:
-        """Defaults or validates the class count against every split's labels."""
-        largest = max(int(y.max()) for y in labels.values())
-        if num_classes is None:
-            return max(largest + 1, 2)
-        if (
-            isinstance(num_classes, bool)
-            or not isinstance(num_classes, (int, np.integer))
-            or num_classes < 2
-        ):
-            raise ValueError(
-                f"num_classes must be an int of at least 2, got {num_classes!r}."
-            )
-        for split, y in labels.items():
-            out_of_range = np.unique(y[y >= num_classes])
-            if out_of_range.size:
-                raise ValueError(
-                    f"y_{split} has label {out_of_range[0]} outside "
-                    f"[0, num_classes={num_classes})."
-                )
-        return int(num_classes)
 
     @classmethod
     def from_dataset(
