@@ -26,7 +26,10 @@ requires), filling the node and connection capacity. Capacity max_nodes = n
 has 6n connections; its problem has 64 inputs and 10 outputs (the digits
 problem) when n >= 128, else n/4 inputs and 2 outputs. The digits setting
 (pop 256, 6 weights, 1000 samples, max_nodes 128) is in the default grid.
-Run it on an idle machine: the load average is printed beside every figure.
+With --searched=N the genomes are instead a digits search's population
+after N generations (the default search settings), timed on the search's
+own batch. Run it on an idle machine: the load average is printed beside
+every figure.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from absl import app, flags
 
 from wannflax import activations, evaluation, graph
 from wannflax.module import make_module
+from wannflax.problems import make_supervised
+from wannflax.search import ArchitectureSearch, SearchConfig
 
 _STRATEGIES = flags.DEFINE_list(
     "strategies",
@@ -66,6 +71,13 @@ _CHUNK = flags.DEFINE_integer(
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls per measurement.")
 _SHAPE = flags.DEFINE_enum(
     "shape", "evolved", ["evolved", "deep"], "Genome shape (see synthetic_population)."
+)
+_SEARCHED = flags.DEFINE_integer(
+    "searched",
+    0,
+    "If > 0: instead of synthetic genomes, time the population of a digits "
+    "search (default search settings, max_nodes 128) after this many "
+    "generations, on its own batch; --nodes must be 128.",
 )
 _MAX_SECONDS = flags.DEFINE_float(
     "max_seconds",
@@ -129,6 +141,12 @@ def padded_flops(
     key = np.where(valid, depths, 0)
     active = np.asarray(population.active_conns())
     between = active & (np.asarray(population.conn_source) >= first)
+    if strategy == "depth_sorted":
+        sizes = evaluation._size_ladder(width)
+        plan = np.asarray(evaluation._depth_counts(population, width))
+        window_tail = (_bucket(sizes, int(plan[0])), _bucket(sizes, int(plan[1])))
+        sort_keys = np.asarray(evaluation._sort_keys(population, width))
+        sort_key_chunks = iter(_chunks(sort_keys, chunk))
     total = 0.0
     for key_chunk, between_chunk in zip(
         _chunks(key, chunk), _chunks(between, chunk), strict=True
@@ -144,14 +162,16 @@ def padded_flops(
             total += size * max(depth - 2, 0) * 2.0 * columns * width * width
             total += size * 2.0 * columns * width * num_outputs
         elif strategy == "depth_sorted":
-            sizes = evaluation._size_ladder(width)
-            window = _bucket(sizes, int((key_chunk >= 1).sum(axis=1).max()))
-            deep = int((key_chunk >= 2).sum(axis=1).max())
-            tail = _bucket(sizes, deep)
+            # Window and tail follow the whole population (its plan); the
+            # row loop this chunk's deep rows before the sinks.
+            window, tail = window_tail
+            sort_keys_chunk = next(sort_key_chunks)
+            deep = int((sort_keys_chunk >= 2).sum(axis=1).max())
+            sinks = int((sort_keys_chunk == width + 1).sum(axis=1).min())
             inputs = size * 2.0 * batch * first * window
-            if deep:
-                total += size * 2.0 * columns * (window - tail) * tail
-                total += size * deep * 2.0 * columns * tail
+            total += size * 2.0 * columns * (window - tail) * tail  # from the head
+            total += size * max(deep - sinks, 0) * 2.0 * columns * tail  # the loop
+            total += size * 2.0 * columns * tail * min(num_outputs, tail)  # sinks
         elif strategy == "sparse":
             counts = evaluation._connection_buckets(population.max_conns)
             gathered = _bucket(counts, int(between_chunk.sum(axis=1).max()))
@@ -160,6 +180,23 @@ def padded_flops(
             return float("nan")
         total += inputs
     return total
+
+
+def searched_population(pop_size: int, batch: int, generations: int):
+    """A digits search's population after ``generations``, and one batch."""
+    problem = make_supervised("digits", batch_size=batch)
+    config = SearchConfig(
+        pop_size=pop_size,
+        max_nodes=128,
+        max_connections=768,
+        prob_init_enable=0.5,
+        output_activation="abs",
+        tournament_size=32,
+    )
+    search = ArchitectureSearch(problem, config)
+    search.run(generations, log_every=0)
+    x, _ = problem.sample_batch(jax.random.PRNGKey(1))
+    return search.state.population, x
 
 
 def _cpu_seconds() -> float:
@@ -215,23 +252,28 @@ def main(_):
         np.linspace(-2.0, 2.0, _WEIGHTS.value) if _WEIGHTS.value > 1 else [1.0],
         jnp.float32,
     )
+    if _SEARCHED.value and nodes != [128]:
+        raise app.UsageError(f"--searched needs --nodes=128, got {nodes}.")
     for max_nodes, batch, pop in itertools.product(nodes, batches, pops):
         num_inputs, num_outputs = problem_shape(max_nodes)
-        population = evaluation.synthetic_population(
-            0,
-            pop,
-            num_inputs,
-            num_outputs,
-            max_nodes,
-            6 * max_nodes,
-            shape=_SHAPE.value,
-            output_activation="abs",
-        )
         names = tuple(
             dict.fromkeys(["linear", "abs", *activations.CLASSIFICATION_POOL])
         )
+        if _SEARCHED.value:
+            population, x = searched_population(pop, batch, _SEARCHED.value)
+        else:
+            population = evaluation.synthetic_population(
+                0,
+                pop,
+                num_inputs,
+                num_outputs,
+                max_nodes,
+                6 * max_nodes,
+                shape=_SHAPE.value,
+                output_activation="abs",
+            )
+            x = jax.random.uniform(jax.random.PRNGKey(1), (batch, num_inputs))
         module = make_module(population.index(0), names)
-        x = jax.random.uniform(jax.random.PRNGKey(1), (batch, num_inputs))
         connections = float(np.asarray(population.num_connections()).sum())
         useful = 2.0 * connections * len(shared_weights) * batch
         for strategy in _STRATEGIES.value:
@@ -263,7 +305,9 @@ def main(_):
                 "batch": batch,
                 "weights": len(shared_weights),
                 "chunk": chunk,
-                "shape": _SHAPE.value,
+                "shape": f"searched {_SEARCHED.value}"
+                if _SEARCHED.value
+                else _SHAPE.value,
                 "mean_connections": connections / pop,
                 "depth_max": int(
                     np.asarray(jax.vmap(graph.num_layers)(population)).max()

@@ -204,6 +204,45 @@ def test_the_hand_built_chain_matches_its_closed_form(evaluated, x):
         np.testing.assert_allclose(whole[0, k, :, 1], w * value, atol=1e-6)
 
 
+def test_outputs_that_feed_other_outputs_are_not_taken_for_sinks():
+    # Ten outputs (slots 3..12); outputs 3 and 4 read the inputs and feed
+    # outputs 5 and 6, so eight outputs are sinks: depth_sorted's deep window
+    # is then 8 rows, fewer than the ten output rows, and the outputs that
+    # feed others must be computed before the sinks read them.
+    edges = [(1, 3), (2, 4), (3, 5), (4, 6), (4, 5), (1, 13), (13, 7), (0, 12)]
+    acts = {13: "tanh", **{o: ("sin", "gaussian", "abs")[o % 3] for o in range(3, 13)}}
+    genome = Genome.from_edges(2, 10, edges, acts, max_nodes=20, max_conns=16)
+    module = make_module(genome, ALL_ACTIVATIONS)
+    x = jax.random.uniform(jax.random.PRNGKey(5), (8, 2), minval=-1, maxval=1)
+
+    def apply_one(genome, w):
+        variables = {
+            "params": {"conn_weights": jnp.full((16,), w)},
+            "genome": genome.arrays(),
+        }
+        return module.apply(variables, x)
+
+    # Each population alone: the deep window follows the population's counts.
+    for genomes in (stack([genome]), stack([by_hand_wide()])):
+        expected = jax.vmap(
+            lambda g: jax.vmap(lambda w: apply_one(g, w))(SMALL_WEIGHTS)
+        )(genomes)
+        for strategy in STRATEGIES:
+            outputs = evaluation.population_outputs(
+                module, genomes, x, SMALL_WEIGHTS, strategy
+            )
+            np.testing.assert_allclose(outputs, expected, rtol=1e-6, atol=1e-6)
+    assert evaluation._depth_counts(stack([genome]), 17).tolist() == [11, 8]
+
+
+def by_hand_wide():
+    """Ten outputs that are all sinks, one of them reading a depth-2 node."""
+    edges = [(0, 13), (13, 14), (14, 12), (1, 3), (2, 7)]
+    return Genome.from_edges(
+        2, 10, edges, {13: "relu", 14: "cos"}, max_nodes=20, max_conns=16
+    )
+
+
 def test_width_buckets_and_reduce_inside_chunks(module, population, x, evaluated):
     # Buckets wider than any genome's used width are exact; reduce sees each
     # chunk's [p, K, B, outputs] block and its results are concatenated.
@@ -226,11 +265,11 @@ def test_width_buckets_and_reduce_inside_chunks(module, population, x, evaluated
 
 
 def test_a_batch_too_large_for_the_cache_is_evaluated_in_slices(module):
-    # 4 weights x 12 000 samples x 12 slots x 4 bytes = 2.3 MB > 2 MiB: two
-    # slices of 6000 samples, with the same results as one pass.
+    # 4 weights x 36 000 samples x 12 slots x 4 bytes = 6.9 MB > 6 MiB: two
+    # slices of 18 000 samples, with the same results as one pass.
     genomes = stack(special_genomes())
-    x = jax.random.uniform(jax.random.PRNGKey(3), (12_000, NUM_INPUTS))
-    assert evaluation.auto_sample_slices(4, 12_000, MAX_NODES - NUM_INPUTS - 1) == 2
+    x = jax.random.uniform(jax.random.PRNGKey(3), (36_000, NUM_INPUTS))
+    assert evaluation.auto_sample_slices(4, 36_000, MAX_NODES - NUM_INPUTS - 1) == 2
 
     def outputs(chunk_size):
         return evaluation.population_outputs(
@@ -244,12 +283,13 @@ def test_auto_picks_the_documented_strategy_and_chunk():
     assert evaluation.auto_strategy(32, 192) == "node_sequential"
     assert evaluation.auto_strategy(64, 384) == "depth_sorted"
     assert evaluation.auto_strategy(128, 768) == "depth_sorted"
-    # Digits: [6 weights x 1000 samples x 63 slots] float32 is 1.5 MB, so one
-    # genome per chunk; iris-sized problems fit the whole population.
-    assert evaluation.auto_chunk_size(256, 6, 1000, 63) == 1
+    # Digits: [6 weights x 1000 samples x 63 slots] float32 is 1.5 MB, so
+    # four genomes per 6 MiB chunk; iris-sized problems fit the whole
+    # population.
+    assert evaluation.auto_chunk_size(256, 6, 1000, 63) == 4
     assert evaluation.auto_chunk_size(16, 6, 60, 11) == 16
-    # 2 MiB / (4 bytes x 6 x 100 x 28) = 31.2 genomes.
-    assert evaluation.auto_chunk_size(4096, 6, 100, 28) == 31
+    # 6 MiB / (4 bytes x 6 x 100 x 28) = 93.6 genomes.
+    assert evaluation.auto_chunk_size(4096, 6, 100, 28) == 93
 
 
 def test_unknown_strategy_names_list_the_valid_ones(module, population, x):

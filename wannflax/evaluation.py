@@ -89,11 +89,13 @@ def auto_strategy(max_nodes: int, max_conns: int) -> str:
     return "node_sequential" if max_nodes <= 32 else "depth_sorted"
 
 
-# Node values a chunk may hold: about an L2 cache (2 MiB per core here). On
-# the digits setting one genome's values are 1.5 MB; chunks of 1, 2 and 4
-# genomes ran within noise of each other, the whole population (256) 2-4x
-# slower (benchmarks/forward.py --chunk).
-CHUNK_BYTES = 2 << 20
+# Node values a chunk may hold. On the digits setting (one genome's values
+# are 1.5 MB at full width) depth_sorted over budgets of 2, 4, 6, 8 and
+# 12 MiB took 233/203/205/245/241 ms on full synthetic genomes and 176/154/
+# 141/162/138 ms on a generation-570 search population (62-79 ms at
+# generation 5, 133-161 ms at 150), 6 MiB best or within 5% throughout; the
+# whole population at once (256 genomes) is 2-4x slower.
+CHUNK_BYTES = 6 << 20
 
 
 def auto_chunk_size(pop_size: int, num_weights: int, batch: int, width: int) -> int:
@@ -505,13 +507,31 @@ def _bucket(sizes: tuple[int, ...], needed: jnp.ndarray) -> jnp.ndarray:
     return jnp.minimum(jnp.searchsorted(jnp.asarray(sizes), needed), len(sizes) - 1)
 
 
-def _depth_counts(population: Genome, width: int) -> jnp.ndarray:
-    """[2]: the most non-input nodes, and nodes of depth >= 2, of any genome."""
+def _sort_keys(population: Genome, width: int) -> jnp.ndarray:
+    """int32 [P, width]: each non-input slot's place in depth order.
+
+    Padding 0, hidden nodes their depth, and so the outputs, except that an
+    output feeding no node (every output of an evolved genome: the
+    add-connection mutation never starts at one) is a sink, ``width + 1``,
+    after all the others: nothing waits for a sink, so the sinks are
+    computed together in one last step.
+    """
     first = population.num_inputs + 1
     valid = population.node_valid[:, first : first + width]
-    depths = jnp.where(valid, _depths(population)[:, first : first + width], 0)
+    keys = jnp.where(valid, _depths(population)[:, first : first + width], 0)
+    feeds = jnp.any(jax.vmap(_hidden_matrix, (0, None))(population, width) > 0, axis=2)
+    is_output = jnp.arange(width) < population.num_outputs
+    return jnp.where(is_output & ~feeds, width + 1, keys)
+
+
+def _depth_counts(population: Genome, width: int) -> jnp.ndarray:
+    """[2]: the most valid non-input nodes, and deep ones, of any genome.
+
+    Deep: nodes of depth >= 2 and sinks (see ``_sort_keys``).
+    """
+    keys = _sort_keys(population, width)
     return jnp.stack(
-        [jnp.max(jnp.sum(depths >= 1, axis=1)), jnp.max(jnp.sum(depths >= 2, axis=1))]
+        [jnp.max(jnp.sum(keys >= 1, axis=1)), jnp.max(jnp.sum(keys >= 2, axis=1))]
     )
 
 
@@ -519,24 +539,25 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
     """Nodes sorted by depth: the first layer as one dense step, then node by node.
 
     Each genome's non-input slots are permuted once so that depths ascend
-    (padding, depth 1, depth 2, ...); values live node-major, ``[P, nodes,
-    K, B]``, and only the last ``active`` rows hold valid nodes. Depth-1
-    nodes read the inputs alone, so they are one activation of their input
-    sums; in evolved genomes that is most of the network. The deeper nodes
-    sit in the last ``tail`` rows. The depth-1 rows before them are final,
-    so their share of the tail's sums is one product, taken once; then the
-    tail rows are computed one at a time in sorted (hence topological)
-    order, each a product with the tail column of its sources and its own
-    activation only (see ``present_activations``). ``active`` and ``tail``
-    are the population's largest counts rounded up to a few static sizes, so
-    empty capacity costs nothing.
+    (padding, depth 1, depth 2, ..., then the sinks: nodes that feed no
+    other, such as the outputs); values live node-major, ``[P, nodes, K,
+    B]``, and only the last ``active`` rows hold valid nodes. Depth-1 nodes
+    read the inputs alone, so they are one activation of their input sums;
+    in evolved genomes that is most of the network. The deeper nodes and
+    the sinks sit in the last ``tail`` rows. The depth-1 rows before them
+    are final, so their share of the tail's sums is one product, taken
+    once. Then the deeper rows that feed others are computed one at a time
+    in sorted (hence topological) order, each a product with the tail column
+    of its sources and its own activation only (see
+    ``present_activations``), and last every sink at once, in one product.
+    ``active`` and ``tail`` are the population's largest counts rounded up
+    to a few static sizes, so empty capacity costs nothing.
     """
     act = _activation(module)
     first = module.num_inputs + 1
-    valid = population.node_valid[:, first : first + width]
-    depth_key = jnp.where(valid, _depths(population)[:, first : first + width], 0)
-    perm = jnp.argsort(depth_key, axis=1, stable=True)
-    depth_key = jnp.take_along_axis(depth_key, perm, axis=1)
+    keys = _sort_keys(population, width)
+    perm = jnp.argsort(keys, axis=1, stable=True)
+    keys = jnp.take_along_axis(keys, perm, axis=1)
     hidden = jax.vmap(_hidden_matrix, (0, None))(population, width)
     hidden = jnp.take_along_axis(hidden, perm[:, :, None], axis=1)
     hidden = jnp.take_along_axis(hidden, perm[:, None, :], axis=2)
@@ -549,13 +570,19 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
     sizes = _size_ladder(width)
     # The static sizes follow the whole population's counts (the plan), so
     # chunking leaves every sum's grouping, hence its rounding, unchanged;
-    # the row loop follows this chunk's own deep nodes.
-    num_deep = jnp.max(jnp.sum(depth_key >= 2, axis=1))
+    # the row loop follows this chunk's own deep nodes: it ends where the
+    # sinks of the genome with most of them begin (a sink it passes is
+    # recomputed by the last step anyway).
+    num_deep = jnp.max(jnp.sum(keys >= 2, axis=1))
+    num_sinks = jnp.min(jnp.sum(keys == width + 1, axis=1))
     if plan is None:
         plan = _depth_counts(population, width)
 
     def evaluate(active, tail):
         start, head = width - active, active - tail
+        # Every genome's sinks (outputs only, so at most num_outputs, and
+        # counted in the tail) lie in the tail's last `sinks` rows.
+        sinks = min(module.num_outputs, tail)
         # From here on rows are counted within the active window.
         from_inputs = _input_sums(x, input_matrix[..., start:])
         from_inputs = jnp.moveaxis(from_inputs, 2, 1)[:, :, None, :]  # [P, a, 1, B]
@@ -570,34 +597,40 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
         )
         tail_ids = window_ids[:, head:]  # [P, t, 1, 1]
         tail_block = block[:, head:, head:]
+        from_head = jnp.einsum("pij,pikb->pjkb", block[:, :head, head:], head_values)
+        # Unfused for the reason given in _column_sums.
+        base = from_inputs[:, head:] + lax.optimization_barrier(from_head)
 
-        def deeper(head_values, tail_values):
-            from_head = jnp.einsum(
-                "pij,pikb->pjkb", block[:, :head, head:], head_values
+        def pre(row_base, row_sums):
+            return scale[:, 0] * (row_base + row_sums)
+
+        def step(row, tail_values):
+            # Rows before `row` are final, later ones hold no source of it.
+            # Only the row's own arrays enter the activation's branches.
+            column = lax.dynamic_index_in_dim(tail_block, row, 2, keepdims=False)
+            new = act(
+                lax.dynamic_index_in_dim(tail_ids, row, 1, keepdims=False),
+                pre,
+                lax.dynamic_index_in_dim(base, row, 1, keepdims=False),
+                _column_sums(column, tail_values),
             )
-            # Unfused for the reason given in _column_sums.
-            base = from_inputs[:, head:] + lax.optimization_barrier(from_head)
+            return lax.dynamic_update_index_in_dim(tail_values, new, row, 1)
 
-            def pre(row_base, row_sums):
-                return scale[:, 0] * (row_base + row_sums)
-
-            def step(row, tail_values):
-                # Rows before `row` are final, later ones hold no source of it.
-                # Only the row's own arrays enter the activation's branches.
-                column = lax.dynamic_index_in_dim(tail_block, row, 2, keepdims=False)
-                new = act(
-                    lax.dynamic_index_in_dim(tail_ids, row, 1, keepdims=False),
-                    pre,
-                    lax.dynamic_index_in_dim(base, row, 1, keepdims=False),
-                    _column_sums(column, tail_values),
-                )
-                return lax.dynamic_update_index_in_dim(tail_values, new, row, 1)
-
-            return lax.fori_loop(tail - num_deep, tail, step, tail_values)
-
-        tail_values = lax.cond(
-            num_deep > 0, deeper, lambda _, tail: tail, head_values, tail_values
+        tail_values = lax.fori_loop(
+            tail - num_deep, tail - num_sinks, step, tail_values
         )
+        sums = jnp.einsum(
+            "pij,pikb->pjkb", tail_block[:, :, tail - sinks :], tail_values
+        )
+        last = act(
+            tail_ids[:, tail - sinks :],
+            lambda base, sums: scale * (base + sums),
+            base[:, tail - sinks :],
+            lax.optimization_barrier(sums),
+        )
+        is_sink = (keys[:, width - sinks :] == width + 1)[:, :, None, None]
+        last = jnp.where(is_sink, last, tail_values[:, tail - sinks :])
+        tail_values = jnp.concatenate([tail_values[:, : tail - sinks], last], axis=1)
         rows = (output_rows - start)[:, :, None, None]
         outputs = jnp.take_along_axis(
             tail_values, jnp.clip(rows - head, 0, tail - 1), axis=1
