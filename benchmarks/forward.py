@@ -20,7 +20,7 @@ Work is counted two ways:
 Both are divided by the time; the padded rate is also given as a percentage
 of the measured peak.
 
-Genomes are grown by ``evaluation.synthetic_population``: evolved-looking
+Genomes are grown by ``synthetic.synthetic_population``: evolved-looking
 (connections only into deeper nodes, as the add-connection mutation
 requires), filling the node and connection capacity. Capacity max_nodes = n
 has 6n connections; its problem has 64 inputs and 10 outputs (the digits
@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from wannflax import activations, evaluation, graph
+from wannflax import activations, evaluation, graph, synthetic
 from wannflax.module import make_module
 from wannflax.problems import make_supervised
 from wannflax.search import ArchitectureSearch, SearchConfig
@@ -262,7 +262,7 @@ def main(_):
         if _SEARCHED.value:
             population, x = searched_population(pop, batch, _SEARCHED.value)
         else:
-            population = evaluation.synthetic_population(
+            population = synthetic.synthetic_population(
                 0,
                 pop,
                 num_inputs,

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wannflax import activations, evaluation, graph
+from wannflax import activations, evaluation, graph, synthetic
 from wannflax.genome import Genome
 from wannflax.module import WANN, make_module
 from wannflax.problems import make_supervised
@@ -80,7 +80,7 @@ def concatenate(*populations):
 
 
 def grown(seed, size, shape, **kwargs):
-    return evaluation.synthetic_population(
+    return synthetic.synthetic_population(
         seed,
         size,
         NUM_INPUTS,

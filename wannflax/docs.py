@@ -457,10 +457,17 @@ class _Source(str):
 
 
 def _clean_default(value: Any) -> _Source:
+    """A default as shown: long sequences shortened, no object addresses, and
+    paths inside the checkout relative to it (``<repo>/docs``), so the file
+    does not depend on where the repository lies."""
     if isinstance(value, (list, tuple)) and len(value) > MAX_SHOWN_ITEMS:
         items = [repr(item) for item in (*value[:3], value[-1])]
         inside = ", ".join([*items[:3], "...", items[-1]])
         return _Source(f"[{inside}]" if isinstance(value, list) else f"({inside})")
+    if isinstance(value, str) and (
+        value == REPO_ROOT or value.startswith(REPO_ROOT + os.sep)
+    ):
+        return _Source(repr("<repo>" + value[len(REPO_ROOT) :]))
     return _Source(_ADDRESS.sub("", repr(value)))
 
 
