@@ -507,19 +507,24 @@ def _bucket(sizes: tuple[int, ...], needed: jnp.ndarray) -> jnp.ndarray:
     return jnp.minimum(jnp.searchsorted(jnp.asarray(sizes), needed), len(sizes) - 1)
 
 
-def _sort_keys(population: Genome, width: int) -> jnp.ndarray:
+def _sort_keys(
+    population: Genome, width: int, hidden: jnp.ndarray | None = None
+) -> jnp.ndarray:
     """int32 [P, width]: each non-input slot's place in depth order.
 
     Padding 0, hidden nodes their depth, and so the outputs, except that an
     output feeding no node (every output of an evolved genome: the
     add-connection mutation never starts at one) is a sink, ``width + 1``,
     after all the others: nothing waits for a sink, so the sinks are
-    computed together in one last step.
+    computed together in one last step. ``hidden``: the population's
+    ``_hidden_matrix`` at this width, when the caller has it already.
     """
     first = population.num_inputs + 1
     valid = population.node_valid[:, first : first + width]
     keys = jnp.where(valid, _depths(population)[:, first : first + width], 0)
-    feeds = jnp.any(jax.vmap(_hidden_matrix, (0, None))(population, width) > 0, axis=2)
+    if hidden is None:
+        hidden = jax.vmap(_hidden_matrix, (0, None))(population, width)
+    feeds = jnp.any(hidden > 0, axis=2)
     is_output = jnp.arange(width) < population.num_outputs
     return jnp.where(is_output & ~feeds, width + 1, keys)
 
@@ -539,14 +544,14 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
     """Nodes sorted by depth: the first layer as one dense step, then node by node.
 
     Each genome's non-input slots are permuted once so that depths ascend
-    (padding, depth 1, depth 2, ..., then the sinks: nodes that feed no
-    other, such as the outputs); values live node-major, ``[P, nodes, K,
-    B]``, and only the last ``active`` rows hold valid nodes. Depth-1 nodes
+    (padding, depth 1, depth 2, ..., then the sinks: the outputs that feed
+    no node); values live node-major, ``[P, nodes, K, B]``, and only the
+    last ``active`` rows hold valid nodes. Depth-1 nodes
     read the inputs alone, so they are one activation of their input sums;
     in evolved genomes that is most of the network. The deeper nodes and
     the sinks sit in the last ``tail`` rows. The depth-1 rows before them
     are final, so their share of the tail's sums is one product, taken
-    once. Then the deeper rows that feed others are computed one at a time
+    once. Then the deeper rows that are no sinks are computed one at a time
     in sorted (hence topological) order, each a product with the tail column
     of its sources and its own activation only (see
     ``present_activations``), and last every sink at once, in one product.
@@ -555,10 +560,10 @@ def depth_sorted(module, population, x, shared_weights, width, plan=None):
     """
     act = _activation(module)
     first = module.num_inputs + 1
-    keys = _sort_keys(population, width)
+    hidden = jax.vmap(_hidden_matrix, (0, None))(population, width)
+    keys = _sort_keys(population, width, hidden)
     perm = jnp.argsort(keys, axis=1, stable=True)
     keys = jnp.take_along_axis(keys, perm, axis=1)
-    hidden = jax.vmap(_hidden_matrix, (0, None))(population, width)
     hidden = jnp.take_along_axis(hidden, perm[:, :, None], axis=1)
     hidden = jnp.take_along_axis(hidden, perm[:, None, :], axis=2)
     input_matrix = jax.vmap(_input_matrix, (0, None))(population, width)
