@@ -68,6 +68,23 @@ def _fit_to_the_best(ax, records: list) -> None:
             line.set_label("population mean (clipped below)")
 
 
+def _plot_metrics(ax, records, generations, series, marker, dotted=None) -> None:
+    """One line per ``(key, label)`` of ``series`` the records hold.
+
+    The ``dotted`` key's line is drawn dotted.
+    """
+    for key, label in series:
+        if key in records[0]:
+            ax.plot(
+                generations,
+                _finite(record.get(key) for record in records),
+                label=label,
+                marker=marker,
+                markersize=3,
+                linestyle=":" if key == dotted else "-",
+            )
+
+
 def plot_search_history(
     history: Iterable[Mapping[str, Any]], path: str | None = None
 ) -> Figure:
@@ -93,39 +110,32 @@ def plot_search_history(
 
     figure = new_figure(7.5, 6.0)
     fitness_ax, size_ax = figure.subplots(2, 1, sharex=True)
-    for key, label in (
-        ("best_mean", "best mean over shared weights"),
-        ("best_max", "best max over shared weights"),
-        ("population_mean", "population mean"),
-        ("champion_mean", "champion (best ever) mean"),
-    ):
-        if key in records[0]:
-            fitness_ax.plot(
-                generations,
-                _finite(record.get(key) for record in records),
-                label=label,
-                marker=marker,
-                markersize=3,
-                linestyle=":" if key == "champion_mean" else "-",
-            )
+    _plot_metrics(
+        fitness_ax,
+        records,
+        generations,
+        (
+            ("best_mean", "best mean over shared weights"),
+            ("best_max", "best max over shared weights"),
+            ("population_mean", "population mean"),
+            ("champion_mean", "champion (best ever) mean"),
+        ),
+        marker,
+        dotted="champion_mean",
+    )
     _fit_to_the_best(fitness_ax, records)
     fitness_ax.set_ylabel("fitness")
     fitness_ax.set_title("architecture search")
     fitness_ax.legend(fontsize=8)
     fitness_ax.grid(alpha=0.3)
 
-    for key, label in (
-        ("mean_connections", "population mean"),
-        ("champion_connections", "champion"),
-    ):
-        if key in records[0]:
-            size_ax.plot(
-                generations,
-                _finite(record.get(key) for record in records),
-                label=label,
-                marker=marker,
-                markersize=3,
-            )
+    _plot_metrics(
+        size_ax,
+        records,
+        generations,
+        (("mean_connections", "population mean"), ("champion_connections", "champion")),
+        marker,
+    )
     size_ax.set_ylabel("enabled connections")
     size_ax.set_xlabel("generation")
     _whole_steps(size_ax)
@@ -293,20 +303,18 @@ def plot_training_curve(
         generations = [record["generation"] for record in records]
         figure = new_figure(7.5, 4.2)
         ax = figure.add_subplot()
-        for key, label, style in (
-            ("best_return", "generation best", "-"),
-            ("mean_return", "generation mean", "-"),
-            ("best_ever_return", "best ever", ":"),
-        ):
-            if key in records[0]:
-                ax.plot(
-                    generations,
-                    _finite(record.get(key) for record in records),
-                    label=label,
-                    linestyle=style,
-                    marker=marker,
-                    markersize=3,
-                )
+        _plot_metrics(
+            ax,
+            records,
+            generations,
+            (
+                ("best_return", "generation best"),
+                ("mean_return", "generation mean"),
+                ("best_ever_return", "best ever"),
+            ),
+            marker,
+            dotted="best_ever_return",
+        )
         ax.set_xlabel("ES generation")
         _whole_steps(ax)
         ax.set_ylabel("return")
