@@ -45,11 +45,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
+from common import digits_search_config
 
 from wannflax import activations, evaluation, graph, synthetic
 from wannflax.module import make_module
 from wannflax.problems import make_supervised
-from wannflax.search import ArchitectureSearch, SearchConfig
+from wannflax.search import ArchitectureSearch
 
 _STRATEGIES = flags.DEFINE_list(
     "strategies",
@@ -185,15 +186,7 @@ def padded_flops(
 def searched_population(pop_size: int, batch: int, generations: int):
     """A digits search's population after ``generations``, and one batch."""
     problem = make_supervised("digits", batch_size=batch)
-    config = SearchConfig(
-        pop_size=pop_size,
-        max_nodes=128,
-        max_connections=768,
-        prob_init_enable=0.5,
-        output_activation="abs",
-        tournament_size=32,
-    )
-    search = ArchitectureSearch(problem, config)
+    search = ArchitectureSearch(problem, digits_search_config(pop_size=pop_size))
     search.run(generations, log_every=0)
     x, _ = problem.sample_batch(jax.random.PRNGKey(1))
     return search.state.population, x

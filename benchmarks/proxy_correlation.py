@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
+from common import digits_search_config, digits_trainer_config
 
 from wannflax import graph, mutation, proxies
 from wannflax.correlation import average_ranks, kendall_tau_b, spearman
@@ -43,7 +44,6 @@ from wannflax.population_training import (
 )
 from wannflax.problems import make_supervised
 from wannflax.search import ArchitectureSearch, SearchConfig, initial_population
-from wannflax.training import WeightTrainerConfig
 
 _NUM_GENOMES = flags.DEFINE_integer("num_genomes", 200, "Genomes in the study.")
 _EPOCHS = flags.DEFINE_integer("epochs", 20, "Stage 2 epochs per genome.")
@@ -92,13 +92,10 @@ COMBINATIONS = {
 
 def search_config(pop_size: int) -> SearchConfig:
     """The digits search settings of the study (and of the experiment)."""
-    return SearchConfig(
+    return digits_search_config(
         pop_size=pop_size,
         max_nodes=_MAX_NODES.value,
         max_connections=_MAX_CONNS.value,
-        prob_init_enable=0.5,
-        output_activation="abs",
-        tournament_size=32,
         seed=_SEED.value,
     )
 
@@ -298,13 +295,7 @@ def main(_):
     timings["proxies"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    settings = WeightTrainerConfig(
-        optimizer="adamw",
-        learning_rate=0.01,
-        weight_decay=0.001,
-        batch_size=64,
-        seed=_SEED.value,
-    )
+    settings = digits_trainer_config(_SEED.value)
     accuracy = np.zeros(count)
     # Shallow genomes train in their own program so the deepest genome's
     # step count is paid only by its depth group.

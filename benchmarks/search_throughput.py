@@ -15,10 +15,11 @@ import time
 
 import jax
 from absl import app, flags
+from common import digits_search_config
 
 from wannflax import evaluation
 from wannflax.problems import make_supervised
-from wannflax.search import ArchitectureSearch, SearchConfig
+from wannflax.search import ArchitectureSearch
 
 _POP = flags.DEFINE_integer("pop_size", 256, "Population size.")
 _BATCH = flags.DEFINE_integer("batch_size", 1000, "Samples per generation.")
@@ -41,13 +42,10 @@ _WARMUP = flags.DEFINE_integer(
 
 def main(_):
     problem = make_supervised(_DATASET.value, batch_size=_BATCH.value)
-    config = SearchConfig(
+    config = digits_search_config(
         pop_size=_POP.value,
         max_nodes=_MAX_NODES.value,
         max_connections=_MAX_CONNS.value,
-        prob_init_enable=0.5,
-        output_activation="abs",
-        tournament_size=32,
         evaluation=_EVALUATION.value,
         population_chunk=_CHUNK.value,
     )

@@ -21,6 +21,7 @@ import time
 import jax
 import numpy as np
 from absl import app, flags
+from common import digits_search_config, digits_trainer_config
 
 from wannflax.module import compile as compile_genome
 from wannflax.problems import make_supervised
@@ -50,13 +51,10 @@ _OUTPUT = flags.DEFINE_string(
 
 def search_config(seed: int, **proxy_settings) -> SearchConfig:
     """Both arms' search settings; only the proxy fields differ."""
-    return SearchConfig(
+    return digits_search_config(
         pop_size=_POP.value,
         max_nodes=_MAX_NODES.value,
         max_connections=_MAX_CONNS.value,
-        prob_init_enable=0.5,
-        output_activation="abs",
-        tournament_size=32,
         seed=seed,
         **proxy_settings,
     )
@@ -79,13 +77,7 @@ def run_arm(problem, seed: int, proxy_settings: dict) -> dict:
     last = search.history[-1]
 
     start = time.perf_counter()
-    settings = WeightTrainerConfig(
-        optimizer="adamw",
-        learning_rate=0.01,
-        weight_decay=0.001,
-        batch_size=64,
-        seed=seed,
-    )
+    settings = digits_trainer_config(seed)
     trainer = WeightTrainer(champion, problem, settings).fit(_EPOCHS.value, log_every=0)
     outputs = trainer.get_network()(problem.x_test)
     trained = float(problem.metric(outputs, problem.y_test))
